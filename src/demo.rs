@@ -1,0 +1,179 @@
+//! `demo`: the whole pipeline in one process — a temporary SQLite file, the simulated Zoom on
+//! loopback, the real service on loopback, and one signed sample event per preset sent over
+//! HTTP. Prints what happened to each person and exits.
+
+use crate::config::{Config, ConfigArgs};
+use crate::providers::Provider;
+use crate::sim::{self, Reply, SimZoom};
+use crate::store::{self, JobState};
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// One sample delivery: which source, what body, which person we expect to be revoked.
+pub struct Sample {
+    pub source: &'static str,
+    pub provider: Provider,
+    pub body: Value,
+    pub person: &'static str,
+    pub note: &'static str,
+}
+
+/// A sample payload per preset (shapes from `reference/idp-webhooks.md`).
+pub fn samples() -> Vec<Sample> {
+    vec![
+        Sample {
+            source: "okta",
+            provider: Provider::Okta,
+            body: json!({
+                "eventType": "com.okta.event_hook", "eventTypeVersion": "1.0", "cloudEventsVersion": "0.1",
+                "eventId": "85b60edb-4263-4e13-993b-818e26201052", "contentType": "application/json",
+                "data": {"events": [{
+                    "uuid": "ab62c0bc-2837-11eb-9823-9fb8f750c5a9",
+                    "published": "2026-12-03T16:00:00.000Z",
+                    "eventType": "user.lifecycle.deactivate",
+                    "outcome": {"result": "SUCCESS", "reason": null},
+                    "actor": {"id": "00u2di94bAMSEPvAY1d6", "type": "User", "alternateId": "okta.admin@example.com", "displayName": "Okta Admin"},
+                    "target": [{"id": "00u3m90rxKjGQ0G6L1d6", "type": "User", "alternateId": "john.doe@example.com", "displayName": "John Doe"}]
+                }]}
+            }),
+            person: "john.doe@example.com",
+            note: "Okta user deactivated",
+        },
+        Sample {
+            source: "hr",
+            provider: Provider::Hmac,
+            body: json!({"type": "employee.terminated", "id": "evt_1001", "email": "Jane.Roe@Example.com"}),
+            person: "jane.roe@example.com",
+            note: "HR system (generic HMAC), Zoom answers 503 once",
+        },
+        Sample {
+            source: "hr",
+            provider: Provider::Hmac,
+            body: json!({"type": "employee.terminated", "id": "evt_1002", "email": "no.zoom@example.com"}),
+            person: "no.zoom@example.com",
+            note: "person without a Zoom user",
+        },
+    ]
+}
+
+/// The env lines that configure the demo's sources.
+pub fn source_env() -> HashMap<String, String> {
+    [
+        ("WEBHOOK_OKTA_PROVIDER", "okta"),
+        ("WEBHOOK_OKTA_SECRET", "demo-okta-authorization-value"),
+        ("WEBHOOK_HR_PROVIDER", "hmac"),
+        ("WEBHOOK_HR_SECRET", "demo-hr-secret"),
+        ("WEBHOOK_HR_EMAIL_POINTER", "/email"),
+        ("WEBHOOK_HR_EVENT_TYPE_POINTER", "/type"),
+        ("WEBHOOK_HR_EVENT_TYPES", "employee.terminated"),
+        ("WEBHOOK_HR_EVENT_ID_POINTER", "/id"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let db = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let zoom = SimZoom::start().await.context("starting the simulated Zoom")?;
+    zoom.script("jane.roe@example.com", [Reply::Status(503)]);
+    zoom.unknown_user("no.zoom@example.com");
+
+    let args = Args::try_parse_from([
+        "demo",
+        "--listen-addr=127.0.0.1:0",
+        &format!("--database-url={db}"),
+        &format!("--zoom-account-id={}", sim::SIM_ACCOUNT_ID),
+        &format!("--zoom-client-id={}", sim::SIM_CLIENT_ID),
+        &format!("--zoom-client-secret={}", sim::SIM_CLIENT_SECRET),
+        &format!("--zoom-api-base-url={}", zoom.api_base_url()),
+        &format!("--zoom-oauth-token-url={}", zoom.token_url()),
+        "--dry-run=false",
+        "--webhook-sources=okta,hr",
+        "--retry-base-ms=200",
+        "--log-format=text",
+    ])?;
+    let config = Config::from_args(&args.config, &source_env())?;
+    let store = store::connect(&db).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let service = tokio::spawn(crate::run_with_store(config.clone(), store.clone(), listener, shutdown.clone()));
+
+    println!("zoom-sso-revoker demo: service on http://{addr}, simulated Zoom on http://{}", zoom.addr);
+    println!();
+    let http = reqwest::Client::new();
+    for (i, s) in samples().iter().enumerate() {
+        let source = config.source(s.source).context("demo source")?;
+        let body = serde_json::to_vec(&s.body)?;
+        let mut req =
+            http.post(format!("http://{addr}/webhooks/{}", s.source)).header("content-type", "application/json");
+        for (k, v) in source.auth.sign(&body, SystemTime::now(), &format!("msg_demo_{i}")) {
+            req = req.header(k, v);
+        }
+        let resp = req.body(body).send().await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        println!(
+            "POST /webhooks/{:<5} [{:<5}] {:<48} -> {} {}",
+            s.source,
+            s.provider.as_str(),
+            s.note,
+            status.as_u16(),
+            text
+        );
+        if !status.is_success() {
+            bail!("the service refused a correctly signed sample ({status})");
+        }
+    }
+    println!();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut failed = false;
+    for s in samples() {
+        let job = loop {
+            let jobs = store.jobs_for_email(s.person).await?;
+            if let Some(j) =
+                jobs.into_iter().next().filter(|j| JobState::parse(&j.state).is_some_and(JobState::is_terminal))
+            {
+                break Some(j);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        match job {
+            Some(j) => {
+                let calls =
+                    zoom.calls_for(s.person).iter().map(|c| c.status.to_string()).collect::<Vec<_>>().join(", ");
+                println!("{:<24} {:<10} attempts={} zoom answered [{}]", s.person, j.state, j.attempts, calls);
+            }
+            None => {
+                failed = true;
+                println!("{:<24} did not finish within 30 s", s.person);
+            }
+        }
+    }
+    let admin = zoom.calls_for("okta.admin@example.com").len();
+    println!();
+    println!("The Okta admin who performed the deactivation was called {admin} times (the actor is never the target).");
+    shutdown.cancel();
+    service.await??;
+    zoom.stop();
+    if failed {
+        bail!("some revocations did not finish");
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! The worker (SPEC §2.6): claim due jobs under a lease → wait for the rate limiter → call Zoom →
+//! record the attempt and the job's next step. Woken at once by ingest; polls only as a fallback.
+
+use crate::config::WorkerConfig;
+use crate::retry::RetryPolicy;
+use crate::store::{AttemptRecord, ClaimedJob, DynStore, JobState, NextStep, now_ms};
+use crate::zoom::{Limiter, Outcome, ZoomClient};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, info, warn};
+
+/// Longest a 429 pauses the whole limiter; longer waits live in the job's next-run time.
+const MAX_GLOBAL_PAUSE: Duration = Duration::from_secs(30);
+/// Pause of the whole limiter after a 429 without `Retry-After`.
+const DEFAULT_429_PAUSE: Duration = Duration::from_secs(1);
+
+pub struct Worker {
+    pub store: DynStore,
+    /// `None` in dry-run mode: no Zoom call is ever made.
+    pub zoom: Option<Arc<ZoomClient>>,
+    pub limiter: Arc<Limiter>,
+    pub retry: RetryPolicy,
+    pub cfg: WorkerConfig,
+    pub wake: Arc<Notify>,
+}
+
+impl Worker {
+    /// Runs until `shutdown`; then waits for calls in flight (each bounded by the HTTP timeout).
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let permits = Arc::new(Semaphore::new(self.cfg.concurrency));
+        let tasks = TaskTracker::new();
+        loop {
+            // Interest is registered before the query, so an enqueue between the query and the
+            // wait still wakes us.
+            let notified = self.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+
+            let first = tokio::select! {
+                p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+                _ = shutdown.cancelled() => break,
+            };
+            let limit = 1 + permits.available_permits() as u32;
+            let jobs = match self.store.claim(now_ms(), self.cfg.lease, limit).await {
+                Ok(j) => j,
+                Err(e) => {
+                    warn!(error = %e, "claiming jobs failed; retrying after the poll interval");
+                    drop(first);
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.cfg.poll_interval) => continue,
+                        _ = shutdown.cancelled() => break,
+                    }
+                }
+            };
+            if jobs.is_empty() {
+                drop(first);
+                let wait = match self.store.next_due_ms().await {
+                    Ok(Some(due)) => Duration::from_millis((due - now_ms()).max(0) as u64).min(self.cfg.poll_interval),
+                    _ => self.cfg.poll_interval,
+                };
+                tokio::select! {
+                    _ = &mut notified => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            let mut first = Some(first);
+            for job in jobs {
+                let permit = match first.take() {
+                    Some(p) => p,
+                    None => permits.clone().acquire_owned().await.expect("semaphore never closed"),
+                };
+                let me = self.clone();
+                let span = tracing::info_span!("attempt", job_id = %job.id, attempt = job.attempts);
+                tasks.spawn(
+                    async move {
+                        me.process(job).await;
+                        drop(permit);
+                    }
+                    .instrument(span),
+                );
+            }
+        }
+        tasks.close();
+        tasks.wait().await;
+    }
+
+    async fn process(&self, job: ClaimedJob) {
+        self.limiter.acquire().await;
+        let started_ms = now_ms();
+        let (record, next) = match &self.zoom {
+            None => (
+                AttemptRecord {
+                    started_at_ms: started_ms,
+                    duration_ms: 0,
+                    http_status: None,
+                    zoom_code: None,
+                    outcome: "dry_run".into(),
+                    error: None,
+                },
+                NextStep::Finish(JobState::DryRun),
+            ),
+            Some(zoom) => {
+                let report = zoom.revoke(&job.email).await;
+                let next = self.next_step(&job, &report.outcome);
+                let error = match &report.outcome {
+                    Outcome::Revoked | Outcome::NotFound => None,
+                    Outcome::Failed { message, .. }
+                    | Outcome::RateLimited { message, .. }
+                    | Outcome::Transient { message, .. } => Some(message.clone()),
+                };
+                let outcome = match next {
+                    NextStep::Finish(s) => s.as_str().to_string(),
+                    NextStep::RetryAt(_) => format!("retry ({})", report.outcome.label()),
+                };
+                (
+                    AttemptRecord {
+                        started_at_ms: started_ms,
+                        duration_ms: report.duration.as_millis() as i64,
+                        http_status: report.http_status,
+                        zoom_code: report.zoom_code,
+                        outcome,
+                        error,
+                    },
+                    next,
+                )
+            }
+        };
+        info!(outcome = %record.outcome, status = ?record.http_status, zoom_code = ?record.zoom_code, duration_ms = record.duration_ms, "zoom attempt");
+        match self.store.complete(&job, record, next).await {
+            Ok(true) => {}
+            Ok(false) => warn!("lease lost before completion; the newer claim's result stands"),
+            Err(e) => warn!(error = %e, "recording the attempt failed; the lease will expire and the job be retried"),
+        }
+        // A rerun or an early retry may be due now.
+        self.wake.notify_one();
+    }
+
+    fn next_step(&self, job: &ClaimedJob, outcome: &Outcome) -> NextStep {
+        let now = SystemTime::now();
+        let age = Duration::from_millis((now_ms() - job.created_at_ms).max(0) as u64);
+        let retry_at = |at: SystemTime| {
+            if self.retry.exhausted(job.attempts, age) {
+                NextStep::Finish(JobState::Dead)
+            } else {
+                NextStep::RetryAt(crate::store::to_ms(at))
+            }
+        };
+        match outcome {
+            Outcome::Revoked => NextStep::Finish(JobState::Revoked),
+            Outcome::NotFound => NextStep::Finish(JobState::NotFound),
+            Outcome::Failed { .. } => NextStep::Finish(JobState::Failed),
+            Outcome::RateLimited { until, .. } => {
+                let until = until.unwrap_or(now + self.retry.delay(job.attempts));
+                self.limiter.pause_until(until.max(now + DEFAULT_429_PAUSE), MAX_GLOBAL_PAUSE);
+                retry_at(until)
+            }
+            Outcome::Transient { .. } => retry_at(now + self.retry.delay(job.attempts)),
+        }
+    }
+}
