@@ -126,6 +126,34 @@ pub struct ConfigArgs {
     pub log_format: String,
 }
 
+impl ConfigArgs {
+    /// Builds the arguments from variables named as in the environment (`DATABASE_URL`, ...);
+    /// unset ones take their defaults. Used by `demo`, tests and the benchmark so they configure
+    /// the service exactly as an operator does.
+    pub fn from_vars<K: AsRef<str>, V: AsRef<str>>(vars: &[(K, V)]) -> Result<Self, clap::Error> {
+        use clap::FromArgMatches;
+        let cmd = <Self as clap::Args>::augment_args(clap::Command::new("config").no_binary_name(true));
+        let mut argv = Vec::new();
+        for (k, v) in vars {
+            let arg = cmd.get_arguments().find(|a| a.get_env().is_some_and(|e| e == k.as_ref()));
+            match arg.and_then(|a| a.get_long()) {
+                Some(long) => argv.push(format!("--{long}={}", v.as_ref())),
+                None => {
+                    return Err(clap::Error::raw(clap::error::ErrorKind::UnknownArgument, format!("unknown setting {}", k.as_ref())));
+                }
+            }
+        }
+        let matches = cmd.try_get_matches_from(argv)?;
+        Self::from_arg_matches(&matches)
+    }
+
+    /// The environment variable of every setting, in declaration order.
+    pub fn env_names() -> Vec<String> {
+        let cmd = <Self as clap::Args>::augment_args(clap::Command::new("config"));
+        cmd.get_arguments().filter_map(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned()).collect()
+    }
+}
+
 impl std::fmt::Debug for ConfigArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConfigArgs")

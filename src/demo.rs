@@ -7,17 +7,10 @@ use crate::providers::Provider;
 use crate::sim::{self, Reply, SimZoom};
 use crate::store::{self, JobState};
 use anyhow::{Context, bail};
-use clap::Parser;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
-
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    config: ConfigArgs,
-}
 
 /// One sample delivery: which source, what body, which person we expect to be revoked.
 pub struct Sample {
@@ -90,21 +83,19 @@ pub async fn run() -> anyhow::Result<()> {
     zoom.script("jane.roe@example.com", [Reply::Status(503)]);
     zoom.unknown_user("no.zoom@example.com");
 
-    let args = Args::try_parse_from([
-        "demo",
-        "--listen-addr=127.0.0.1:0",
-        &format!("--database-url={db}"),
-        &format!("--zoom-account-id={}", sim::SIM_ACCOUNT_ID),
-        &format!("--zoom-client-id={}", sim::SIM_CLIENT_ID),
-        &format!("--zoom-client-secret={}", sim::SIM_CLIENT_SECRET),
-        &format!("--zoom-api-base-url={}", zoom.api_base_url()),
-        &format!("--zoom-oauth-token-url={}", zoom.token_url()),
-        "--dry-run=false",
-        "--webhook-sources=okta,hr",
-        "--retry-base-ms=200",
-        "--log-format=text",
+    let args = ConfigArgs::from_vars(&[
+        ("LISTEN_ADDR", "127.0.0.1:0".to_string()),
+        ("DATABASE_URL", db.clone()),
+        ("ZOOM_ACCOUNT_ID", sim::SIM_ACCOUNT_ID.to_string()),
+        ("ZOOM_CLIENT_ID", sim::SIM_CLIENT_ID.to_string()),
+        ("ZOOM_CLIENT_SECRET", sim::SIM_CLIENT_SECRET.to_string()),
+        ("ZOOM_API_BASE_URL", zoom.api_base_url()),
+        ("ZOOM_OAUTH_TOKEN_URL", zoom.token_url()),
+        ("DRY_RUN", "false".to_string()),
+        ("WEBHOOK_SOURCES", "okta,hr".to_string()),
+        ("RETRY_BASE_MS", "200".to_string()),
     ])?;
-    let config = Config::from_args(&args.config, &source_env())?;
+    let config = Config::from_args(&args, &source_env())?;
     let store = store::connect(&db).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -25,8 +25,10 @@ pub const SIM_CLIENT_SECRET: &str = "sim-secret";
 /// One scripted answer to a revoke call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// Answer this status with a Zoom error body (204 for success).
+    /// Answer this status with a Zoom error body (204 for success; 404 means code 1001).
     Status(u16),
+    /// Answer this status with this Zoom error code.
+    Error { status: u16, code: i64 },
     /// 429 with this `Retry-After` value (and optionally `X-RateLimit-Type`).
     RateLimited { retry_after: Option<String>, limit_type: Option<String> },
     /// 401 code 124, as for an invalidated token.
@@ -314,6 +316,10 @@ async fn answer(sim: &Sim, method: &Method, has_query: bool, user: Option<&str>,
                 r.headers_mut().insert("x-ratelimit-type", v.parse().unwrap());
             }
             r
+        }
+        Some(Reply::Error { status, code }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            zoom_error(status, code, status.canonical_reason().unwrap_or("error"))
         }
         Some(Reply::InvalidToken) => zoom_error(StatusCode::UNAUTHORIZED, 124, "Invalid access token."),
     };
