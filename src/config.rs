@@ -139,7 +139,10 @@ impl ConfigArgs {
             match arg.and_then(|a| a.get_long()) {
                 Some(long) => argv.push(format!("--{long}={}", v.as_ref())),
                 None => {
-                    return Err(clap::Error::raw(clap::error::ErrorKind::UnknownArgument, format!("unknown setting {}", k.as_ref())));
+                    return Err(clap::Error::raw(
+                        clap::error::ErrorKind::UnknownArgument,
+                        format!("unknown setting {}", k.as_ref()),
+                    ));
                 }
             }
         }

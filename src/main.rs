@@ -26,7 +26,7 @@ enum Command {
     /// Run the service: webhook receiver and Zoom worker.
     Serve {
         #[command(flatten)]
-        config: ConfigArgs,
+        config: Box<ConfigArgs>,
     },
     /// Run the whole pipeline once against a built-in simulated Zoom and print each outcome.
     Demo,

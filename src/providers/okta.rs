@@ -54,7 +54,7 @@ impl PayloadParser for OktaParser {
             let event_type = ev.get("eventType").and_then(Value::as_str).unwrap_or_default().to_string();
             let occurred_at = ev.get("published").and_then(Value::as_str).map(str::to_string);
             let result = ev.pointer("/outcome/result").and_then(Value::as_str).unwrap_or_default();
-            let kind = if !self.event_types.iter().any(|t| *t == event_type) {
+            let kind = if !self.event_types.contains(&event_type) {
                 EventKind::Ignored(format!("event type {event_type:?} is not a deprovisioning type for this source"))
             } else if result != "SUCCESS" {
                 EventKind::Ignored(format!("outcome.result is {result:?}, not SUCCESS"))

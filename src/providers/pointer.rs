@@ -46,7 +46,7 @@ impl PayloadParser for PointerParser {
             (None, None) => format!("sha256:{}", hex::encode(Sha256::digest(hook.body()))),
         };
         let occurred_at = self.occurred_at_pointer.as_ref().and_then(|p| json.pointer(p)).and_then(scalar_text);
-        let kind = if !self.event_types.is_empty() && !self.event_types.iter().any(|t| *t == event_type) {
+        let kind = if !self.event_types.is_empty() && !self.event_types.contains(&event_type) {
             EventKind::Ignored(format!("event type {event_type:?} is not a deprovisioning type for this source"))
         } else {
             EventKind::Deprovision(match json.pointer(&self.email_pointer) {

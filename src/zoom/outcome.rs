@@ -121,10 +121,7 @@ mod tests {
         ));
         assert!(matches!(classify(503, b"", None, None, now).0, Outcome::Transient { status: Some(503), .. }));
         let (o, _) = classify(429, b"{}", None, Some("Daily-limit"), now);
-        assert_eq!(
-            o,
-            Outcome::RateLimited { until: Some(next_utc_midnight(now)), daily: true, message: String::new() }
-        );
+        assert_eq!(o, Outcome::RateLimited { until: Some(next_utc_midnight(now)), daily: true, message: "{}".into() });
         let (o, _) = classify(429, b"{}", Some("5"), None, now);
         assert!(
             matches!(o, Outcome::RateLimited { until: Some(t), daily: false, .. } if t == now + Duration::from_secs(5))

@@ -51,7 +51,8 @@ pub fn set(vars: &mut Vec<(String, String)>, key: &str, value: &str) {
 
 /// Splits variables into the service's settings and the per-source map, then validates.
 pub fn config_from(vars: &[(String, String)]) -> Config {
-    let (source_vars, args): (Vec<_>, Vec<_>) = vars.iter().cloned().partition(|(k, _)| k.starts_with("WEBHOOK_") && k != "WEBHOOK_SOURCES");
+    let (source_vars, args): (Vec<_>, Vec<_>) =
+        vars.iter().cloned().partition(|(k, _)| k.starts_with("WEBHOOK_") && k != "WEBHOOK_SOURCES");
     let args = ConfigArgs::from_vars(&args).expect("valid test settings");
     Config::from_args(&args, &source_vars.into_iter().collect()).expect("valid test configuration")
 }
@@ -97,18 +98,9 @@ pub async fn start(zoom: SimZoom, dir: std::sync::Arc<tempfile::TempDir>, vars: 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
-    let handle = tokio::spawn(zoom_sso_revoker::run_with_store(config.clone(), store.clone(), listener, shutdown.clone()));
-    TestApp {
-        base_url,
-        zoom,
-        store,
-        db_url,
-        config,
-        http: reqwest::Client::new(),
-        shutdown,
-        handle: Some(handle),
-        dir,
-    }
+    let handle =
+        tokio::spawn(zoom_sso_revoker::run_with_store(config.clone(), store.clone(), listener, shutdown.clone()));
+    TestApp { base_url, zoom, store, db_url, config, http: reqwest::Client::new(), shutdown, handle: Some(handle), dir }
 }
 
 impl TestApp {
@@ -134,7 +126,8 @@ impl TestApp {
 
     /// Posts raw bytes with exactly these headers.
     pub async fn post_raw(&self, source: &str, body: Vec<u8>, headers: &[(String, String)]) -> reqwest::Response {
-        let mut req = self.http.post(format!("{}/webhooks/{source}", self.base_url)).header("content-type", "application/json");
+        let mut req =
+            self.http.post(format!("{}/webhooks/{source}", self.base_url)).header("content-type", "application/json");
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
@@ -150,7 +143,8 @@ impl TestApp {
 
     /// Waits until the person's newest job is in a terminal state.
     pub async fn wait_terminal(&self, email: &str) -> JobRow {
-        self.wait_job(email, |j| JobState::parse(&j.state).is_some_and(JobState::is_terminal), Duration::from_secs(20)).await
+        self.wait_job(email, |j| JobState::parse(&j.state).is_some_and(JobState::is_terminal), Duration::from_secs(20))
+            .await
     }
 
     pub async fn wait_job(&self, email: &str, pred: impl Fn(&JobRow) -> bool, timeout: Duration) -> JobRow {
