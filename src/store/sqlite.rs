@@ -4,12 +4,12 @@
 
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::str::FromStr;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most requests one group commit takes; bounds the time any caller waits behind others.
-const MAX_GROUP: usize = 256;
+const MAX_GROUP: usize = 512;
 
 type IngestReply = oneshot::Sender<Result<IngestCounts, StoreError>>;
 
@@ -34,109 +34,145 @@ impl SqliteStore {
 }
 
 /// The group-commit loop: take one request, then whatever else is already waiting, and commit
-/// them together. Rows of a request whose statements fail are rolled back to its savepoint so
-/// one bad request cannot fail its neighbours.
+/// them together with a few multi-row statements. If the group fails, each request is retried
+/// alone, so one bad request cannot fail its neighbours.
 async fn writer(pool: SqlitePool, mut rx: mpsc::Receiver<(IngestBatch, IngestReply)>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let result = commit_group(&pool, &group).await;
-        match result {
+        let batches: Vec<&IngestBatch> = group.iter().map(|(b, _)| b).collect();
+        match commit(&pool, &batches).await {
             Ok(counts) => {
                 for ((_, reply), c) in group.drain(..).zip(counts) {
-                    let _ = reply.send(c);
+                    let _ = reply.send(Ok(c));
+                }
+            }
+            Err(_) if group.len() > 1 => {
+                for (batch, reply) in group.drain(..) {
+                    let r = commit(&pool, &[&batch]).await.map(|mut c| c.remove(0)).map_err(StoreError::Db);
+                    let _ = reply.send(r);
                 }
             }
             Err(e) => {
-                let msg = e.to_string();
-                for (_, reply) in group.drain(..) {
-                    let _ = reply.send(Err(StoreError::Invalid(format!("commit failed: {msg}"))));
+                if let Some((_, reply)) = group.pop() {
+                    let _ = reply.send(Err(StoreError::Db(e)));
                 }
             }
         }
     }
 }
 
-async fn commit_group(
-    pool: &SqlitePool,
-    group: &[(IngestBatch, IngestReply)],
-) -> Result<Vec<Result<IngestCounts, StoreError>>, sqlx::Error> {
+/// Rows per multi-row statement (SQLite allows 32,766 bound parameters; events take 8 each).
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Stores the batches in one transaction; returns each batch's counts.
+async fn commit(pool: &SqlitePool, batches: &[&IngestBatch]) -> Result<Vec<IngestCounts>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    let mut out = Vec::with_capacity(group.len());
-    for (batch, _) in group {
-        sqlx::query("SAVEPOINT req").execute(&mut *conn).await?;
-        match ingest_one(&mut conn, batch).await {
-            Ok(c) => {
-                sqlx::query("RELEASE req").execute(&mut *conn).await?;
-                out.push(Ok(c));
-            }
-            Err(e) => {
-                sqlx::query("ROLLBACK TO req").execute(&mut *conn).await?;
-                sqlx::query("RELEASE req").execute(&mut *conn).await?;
-                out.push(Err(StoreError::Db(e)));
-            }
+    match ingest_all(&mut conn, batches).await {
+        Ok(c) => {
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok(c)
+        }
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            Err(e)
         }
     }
-    if let Err(e) = sqlx::query("COMMIT").execute(&mut *conn).await {
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        return Err(e);
-    }
-    Ok(out)
 }
 
-async fn ingest_one(conn: &mut sqlx::SqliteConnection, batch: &IngestBatch) -> Result<IngestCounts, sqlx::Error> {
-    let mut counts = IngestCounts::default();
-    let now = batch.received_at_ms;
-    for ev in &batch.events {
-        let row_id = uuid::Uuid::now_v7().to_string();
-        let ignored_reason = match &ev.disposition {
-            Disposition::Ignore(r) => Some(r.as_str()),
-            Disposition::Queue(_) => None,
-        };
-        let inserted = sqlx::query(
-            "INSERT INTO events (id, source, event_id, event_type, email, occurred_at, received_at, ignored_reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (source, event_id) DO NOTHING",
-        )
-        .bind(&row_id)
-        .bind(&batch.source)
-        .bind(&ev.event_id)
-        .bind(&ev.event_type)
-        .bind(&ev.email)
-        .bind(&ev.occurred_at)
-        .bind(now)
-        .bind(ignored_reason)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            counts.duplicates += 1;
-            continue;
+struct PendingRow<'a> {
+    batch: usize,
+    id: String,
+    source: &'a str,
+    received_at: i64,
+    ev: &'a NewEvent,
+}
+
+async fn ingest_all(
+    conn: &mut sqlx::SqliteConnection,
+    batches: &[&IngestBatch],
+) -> Result<Vec<IngestCounts>, sqlx::Error> {
+    let mut counts = vec![IngestCounts::default(); batches.len()];
+    let mut rows = Vec::new();
+    for (i, b) in batches.iter().enumerate() {
+        for ev in &b.events {
+            rows.push(PendingRow {
+                batch: i,
+                id: uuid::Uuid::now_v7().to_string(),
+                source: &b.source,
+                received_at: b.received_at_ms,
+                ev,
+            });
         }
-        let Disposition::Queue(email) = &ev.disposition else {
-            counts.ignored += 1;
-            continue;
-        };
-        // Attach to the person's active job, or create one. If that job's call is already in
-        // flight, it must run once more: this event may postdate the call.
-        let job_id: String = sqlx::query_scalar(
-            "INSERT INTO jobs (id, email, state, next_run_at, created_at, updated_at)
-             VALUES ($1, $2, 'pending', $3, $3, $3)
-             ON CONFLICT (email) WHERE state IN ('pending', 'in_flight')
-             DO UPDATE SET rerun = CASE WHEN jobs.state = 'in_flight' THEN 1 ELSE jobs.rerun END,
-                           updated_at = excluded.updated_at
-             RETURNING id",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(email.as_str())
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-        sqlx::query("UPDATE events SET job_id = $1 WHERE id = $2")
-            .bind(&job_id)
-            .bind(&row_id)
-            .execute(&mut *conn)
-            .await?;
-        counts.accepted += 1;
+    }
+    // 1. Events; a (source, event id) seen before is a duplicate, recognised by the constraint.
+    let mut inserted = std::collections::HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (id, source, event_id, event_type, email, occurred_at, received_at, ignored_reason) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            let reason = match &r.ev.disposition {
+                Disposition::Ignore(reason) => Some(reason.as_str()),
+                Disposition::Queue(_) => None,
+            };
+            b.push_bind(&r.id)
+                .push_bind(r.source)
+                .push_bind(&r.ev.event_id)
+                .push_bind(&r.ev.event_type)
+                .push_bind(&r.ev.email)
+                .push_bind(&r.ev.occurred_at)
+                .push_bind(r.received_at)
+                .push_bind(reason);
+        });
+        q.push(" ON CONFLICT (source, event_id) DO NOTHING RETURNING id");
+        for id in q.build_query_scalar::<String>().fetch_all(&mut *conn).await? {
+            inserted.insert(id);
+        }
+    }
+    let mut queued = Vec::new();
+    for r in &rows {
+        let c = &mut counts[r.batch];
+        match (&r.ev.disposition, inserted.contains(&r.id)) {
+            (_, false) => c.duplicates += 1,
+            (Disposition::Ignore(_), true) => c.ignored += 1,
+            (Disposition::Queue(email), true) => {
+                c.accepted += 1;
+                queued.push((r, email));
+            }
+        }
+    }
+    // 2. Jobs: attach to the person's active job or create one. If that job's call is already in
+    //    flight it must run once more, since this event may postdate the call.
+    for chunk in queued.chunks(ROWS_PER_STATEMENT) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("INSERT INTO jobs (id, email, state, next_run_at, created_at, updated_at) ");
+        q.push_values(chunk, |mut b, (r, email)| {
+            b.push_bind(uuid::Uuid::now_v7().to_string())
+                .push_bind(email.as_str())
+                .push("'pending'")
+                .push_bind(r.received_at)
+                .push_bind(r.received_at)
+                .push_bind(r.received_at);
+        });
+        q.push(
+            " ON CONFLICT (email) WHERE state IN ('pending', 'in_flight')
+              DO UPDATE SET rerun = CASE WHEN jobs.state = 'in_flight' THEN 1 ELSE jobs.rerun END,
+                            updated_at = excluded.updated_at",
+        );
+        q.build().execute(&mut *conn).await?;
+        // 3. Link the events to their job.
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE events SET job_id = (SELECT j.id FROM jobs j WHERE j.email = events.email
+                                          AND j.state IN ('pending', 'in_flight'))
+             WHERE id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for (r, _) in chunk {
+            sep.push_bind(&r.id);
+        }
+        q.push(")");
+        q.build().execute(&mut *conn).await?;
     }
     Ok(counts)
 }
