@@ -5,13 +5,18 @@
 //! its payload). A [`RawWebhook`] becomes a [`VerifiedWebhook`] only inside [`Authenticator`], and
 //! only a `VerifiedWebhook` can be parsed into events — so nothing unauthenticated is ever queued.
 
+pub mod google;
 pub mod hmac;
+pub mod keycloak;
 pub mod okta;
 pub mod options;
 pub mod pointer;
+pub mod standard_webhooks;
 pub mod verify;
+pub mod workos;
+pub mod zitadel;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use bytes::Bytes;
 use std::fmt;
 use std::time::SystemTime;
@@ -91,15 +96,33 @@ pub trait PayloadParser: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
     Okta,
+    Workos,
+    StandardWebhooks,
+    Zitadel,
+    Keycloak,
+    Google,
     Hmac,
 }
 
 impl Provider {
-    pub const ALL: &[Provider] = &[Provider::Okta, Provider::Hmac];
+    pub const ALL: &[Provider] = &[
+        Provider::Okta,
+        Provider::Workos,
+        Provider::StandardWebhooks,
+        Provider::Zitadel,
+        Provider::Keycloak,
+        Provider::Google,
+        Provider::Hmac,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Okta => "okta",
+            Provider::Workos => "workos",
+            Provider::StandardWebhooks => "standard-webhooks",
+            Provider::Zitadel => "zitadel",
+            Provider::Keycloak => "keycloak",
+            Provider::Google => "google",
             Provider::Hmac => "hmac",
         }
     }
@@ -128,6 +151,11 @@ impl Source {
         })?;
         let (auth, parser) = match provider {
             Provider::Okta => okta::build(opts)?,
+            Provider::Workos => workos::build(opts)?,
+            Provider::StandardWebhooks => standard_webhooks::build(opts)?,
+            Provider::Zitadel => zitadel::build(opts)?,
+            Provider::Keycloak => keycloak::build(opts)?,
+            Provider::Google => google::build(opts)?,
             Provider::Hmac => hmac::build(opts)?,
         };
         Ok(Self { name: opts.source_name().to_string(), provider, auth, parser })
@@ -136,6 +164,17 @@ impl Source {
     /// Authenticates the raw request.
     pub fn verify(&self, raw: RawWebhook) -> Result<VerifiedWebhook, AuthError> {
         self.auth.verify(raw)
+    }
+
+    /// Every header a sender of this source attaches to `body` at `now` — the proof from
+    /// [`Authenticator::sign`] plus what the provider's parser needs (Google's state and message
+    /// headers). Used by `sign`, `demo` and tests, so they send exactly what `serve` accepts.
+    pub fn sign(&self, body: &[u8], now: SystemTime, delivery_id: &str) -> Vec<(HeaderName, String)> {
+        let mut headers = self.auth.sign(body, now, delivery_id);
+        if self.provider == Provider::Google {
+            headers.extend(google::delivery_headers(body, delivery_id, now));
+        }
+        headers
     }
 
     /// Answers a provider's `GET` handshake (Okta's one-time verification), if this is one.

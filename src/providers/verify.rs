@@ -271,6 +271,9 @@ impl HmacScheme {
     }
 
     /// Splits the header into (timestamp from a key-value list, decoded candidate signatures).
+    /// An entry that does not decode is skipped, not fatal: during a rotation the sender may list
+    /// a signature we cannot read next to one we can (zitadel-go skips non-hex `v1` the same way).
+    /// No decodable entry at all is [`AuthError::MalformedSignature`].
     fn parse_header(&self, header: &str) -> Result<(Option<String>, Vec<Vec<u8>>), AuthError> {
         let mut ts = None;
         let mut sigs = Vec::new();
@@ -278,18 +281,18 @@ impl HmacScheme {
             SignatureFormat::Prefixed { prefix } => {
                 for part in header.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
                     if let Some(sig) = part.strip_prefix(prefix.as_str()) {
-                        sigs.push(self.encoding.decode(sig).ok_or(AuthError::MalformedSignature)?);
+                        sigs.extend(self.encoding.decode(sig));
                     }
                 }
             }
             SignatureFormat::KeyValue { timestamp_key, signature_key } => {
                 for part in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    let (k, v) = part.split_once('=').ok_or(AuthError::MalformedSignature)?;
+                    let Some((k, v)) = part.split_once('=') else { continue };
                     let (k, v) = (k.trim(), v.trim());
                     if k == timestamp_key {
                         ts = Some(v.to_string());
                     } else if k == signature_key {
-                        sigs.push(self.encoding.decode(v).ok_or(AuthError::MalformedSignature)?);
+                        sigs.extend(self.encoding.decode(v));
                     }
                 }
             }
@@ -299,7 +302,7 @@ impl HmacScheme {
                     if let Some((v, sig)) = part.split_once(',')
                         && v == version
                     {
-                        sigs.push(self.encoding.decode(sig).ok_or(AuthError::MalformedSignature)?);
+                        sigs.extend(self.encoding.decode(sig));
                     }
                 }
             }

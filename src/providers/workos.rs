@@ -1,0 +1,71 @@
+//! WorkOS Directory Sync events: `WorkOS-Signature: t=<ms>, v1=<hex>` over `{t}.{body}`, and
+//! one event per request whose `data` is the directory user.
+
+use super::hmac::{header, utf8_keys};
+use super::pointer::{Fields, first_email, primary_email};
+use super::verify::{Algorithm, Encoding, HmacScheme, SignatureFormat, SignedContent, TimestampRule, TimestampUnit};
+use super::{Authenticator, EventKind, ParseError, ParsedEvent, PayloadParser, SourceOptions, VerifiedWebhook};
+use crate::config::ConfigError;
+use serde_json::Value;
+
+pub const DEFAULT_EVENT_TYPES: &[&str] = &["dsync.user.deleted", "dsync.user.updated"];
+/// `suspended` was merged into `inactive` on 2023-12-11; older senders still use it.
+const INACTIVE_STATES: &[&str] = &["inactive", "suspended"];
+/// The SDKs' window (workos-python checks it in both directions, as we do).
+const TOLERANCE_SECS: u64 = 180;
+
+pub fn build(opts: &SourceOptions) -> Result<(Authenticator, Box<dyn PayloadParser>), ConfigError> {
+    let scheme = HmacScheme {
+        signature_headers: vec![header(opts, "SIGNATURE_HEADER", "workos-signature")?],
+        format: SignatureFormat::KeyValue { timestamp_key: "t".into(), signature_key: "v1".into() },
+        encoding: Encoding::Hex,
+        algorithm: Algorithm::Sha256,
+        content: SignedContent::TimestampBody,
+        // The timestamp is the `t=` entry of the signature header, in milliseconds.
+        timestamp: Some(TimestampRule {
+            headers: vec![],
+            unit: TimestampUnit::Millis,
+            tolerance: opts.tolerance(TOLERANCE_SECS)?,
+        }),
+        id_headers: vec![],
+        keys: utf8_keys(opts)?,
+    };
+    let fields = Fields::from_options(opts, "/event", DEFAULT_EVENT_TYPES)?;
+    Ok((Authenticator::Hmac(scheme), Box::new(WorkosParser { fields })))
+}
+
+#[derive(Debug)]
+pub struct WorkosParser {
+    pub fields: Fields,
+}
+
+impl PayloadParser for WorkosParser {
+    fn parse(&self, hook: &VerifiedWebhook) -> Result<Vec<ParsedEvent>, ParseError> {
+        let json = hook.json()?;
+        let event_type = self.fields.event_type(&json)?;
+        let event_id = self.fields.event_id(&json, || json.get("id").and_then(super::pointer::scalar_text))?;
+        let occurred_at = json.get("created_at").and_then(Value::as_str).map(str::to_string);
+        let kind = if let Some(ignored) = self.fields.unlisted(&event_type) {
+            ignored
+        } else if event_type.ends_with(".updated") && !is_inactive(&json) {
+            // An update is a deprovisioning only when it leaves the user inactive.
+            EventKind::Ignored("updated user is not inactive or suspended".into())
+        } else {
+            EventKind::Deprovision(self.fields.email(&json, || email(&json)))
+        };
+        Ok(vec![ParsedEvent { event_id, event_type, occurred_at, kind }])
+    }
+}
+
+fn is_inactive(json: &Value) -> bool {
+    json.pointer("/data/state").and_then(Value::as_str).is_some_and(|s| INACTIVE_STATES.contains(&s))
+}
+
+/// `data.email` (current payloads), else the *primary* entry of `data.emails[]` (older payloads)
+/// or of `data.custom_attributes.emails[]`.
+fn email(json: &Value) -> Result<String, String> {
+    first_email(json, &["/data/email"])
+        .or_else(|_| primary_email(json, "/data/emails").ok_or(()))
+        .or_else(|_| primary_email(json, "/data/custom_attributes/emails").ok_or(()))
+        .map_err(|_| "no data.email and no primary entry in data.emails[]".to_string())
+}
