@@ -75,3 +75,58 @@ pub fn delivery_headers(body: &[u8], delivery_id: &str, now: std::time::SystemTi
         (HeaderName::from_static(STATE_HEADER), if suspended { "update" } else { "delete" }.to_string()),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::super::{AuthError, EventKind, Source, SourceOptions};
+
+    const HEADERS: &[(&str, &str)] = &[
+        ("X-Goog-Channel-ID", "deleteChannel"),
+        ("X-Goog-Channel-Token", "245t1234tt83trrt333"),
+        ("X-Goog-Resource-ID", "B4ibMJiIhTjAQd7Ff2K2bexk8G4"),
+        ("X-Goog-Resource-State", " delete"),
+        ("X-Goog-Message-Number", "236440"),
+    ];
+
+    #[test]
+    fn sample_payload() {
+        let src = source("google", "245t1234tt83trrt333", &[]);
+        let body = fixture("payloads/google-user-delete.json");
+        let verified = src.auth.verify(raw(HEADERS, &body)).unwrap();
+        let ev = src.parser.parse(&verified).unwrap().remove(0);
+        assert_eq!(ev.event_id, "deleteChannel:236440");
+        assert_eq!(ev.event_type, "delete");
+        assert_eq!(deprovision_email(&ev).unwrap(), "user@mydomain.com");
+        let wrong: Vec<_> = HEADERS
+            .iter()
+            .map(|&(k, v)| if k == "X-Goog-Channel-Token" { (k, "245t1234tt83trrt334") } else { (k, v) })
+            .collect();
+        assert_eq!(src.auth.verify(raw(&wrong, &body)).unwrap_err(), AuthError::BadSignature);
+    }
+
+    #[test]
+    fn sync_is_no_event_and_update_needs_suspended() {
+        let src = source("google", "t", &[]);
+        let sync = [("x-goog-resource-state", "sync"), ("x-goog-channel-id", "c"), ("x-goog-message-number", "1")];
+        assert!(src.parser.parse(&hook(&sync, b"")).unwrap().is_empty());
+        let upd = [("x-goog-resource-state", "update"), ("x-goog-channel-id", "c"), ("x-goog-message-number", "9")];
+        let ev = src.parser.parse(&hook(&upd, br#"{"primaryEmail":"a@example.com"}"#)).unwrap().remove(0);
+        assert!(matches!(ev.kind, EventKind::Ignored(_)));
+        let ev =
+            src.parser.parse(&hook(&upd, br#"{"primaryEmail":"a@example.com","suspended":true}"#)).unwrap().remove(0);
+        assert_eq!(deprovision_email(&ev).unwrap(), "a@example.com");
+        let add = [("x-goog-resource-state", "add"), ("x-goog-channel-id", "c"), ("x-goog-message-number", "10")];
+        assert!(matches!(src.parser.parse(&hook(&add, b"{}")).unwrap()[0].kind, EventKind::Ignored(_)));
+    }
+
+    #[test]
+    fn type_pointer_makes_no_sense_here() {
+        let err = Source::from_options(&SourceOptions::new(
+            "g",
+            &[("PROVIDER", "google"), ("SECRET", "t"), ("EVENT_TYPE_POINTER", "/kind")],
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("WEBHOOK_G_EVENT_TYPE_POINTER"), "{err}");
+    }
+}

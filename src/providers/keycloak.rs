@@ -82,3 +82,54 @@ fn rfc3339_from_millis(ms: i64) -> Option<String> {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
     t.format(&time::format_description::well_known::Rfc3339).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::super::{EventKind, Source, SourceOptions};
+
+    #[test]
+    fn sample_payloads() {
+        let src = source("keycloak", "A3jt6D8lz", &[]);
+        let ev = parse_one(&src, &[], "keycloak-admin.USER-UPDATE-disabled.json");
+        assert_eq!(ev.event_id, "c1d5b2f0-8a57-4f3e-9f5a-0b6a8d5e7c21");
+        assert_eq!(ev.occurred_at.as_deref(), Some("2023-11-14T22:13:20.123Z"));
+        // From the representation (a JSON string), never authDetails (the admin).
+        assert_eq!(deprovision_email(&ev).unwrap(), "M.Garcia@example.com");
+        let ev = parse_one(&src, &[], "keycloak-admin.USER-UPDATE-enabled.json");
+        assert!(matches!(ev.kind, EventKind::Ignored(_)), "{ev:?}");
+        let ev = parse_one(&src, &[], "keycloak-admin.USER-DELETE.json");
+        assert_eq!(deprovision_email(&ev).unwrap(), "M.Garcia@example.com");
+        let ev = parse_one(&src, &[], "keycloak-access.DELETE_ACCOUNT.json");
+        assert_eq!(ev.event_type, "access.DELETE_ACCOUNT");
+        assert_eq!(deprovision_email(&ev).unwrap(), "m.garcia@example.com");
+    }
+
+    #[test]
+    fn delete_without_email_is_recorded_with_a_reason() {
+        let src = source("keycloak", "k", &[]);
+        let body = br#"{"id":"1","type":"admin.USER-DELETE","details":{"userId":"u"},"authDetails":{"username":"admin@example.com"}}"#;
+        let ev = src.parser.parse(&hook(&[], body)).unwrap().remove(0);
+        assert!(deprovision_email(&ev).unwrap_err().contains("resolver"));
+    }
+
+    #[test]
+    fn sha1_option_and_lockout_types() {
+        let src = source(
+            "keycloak",
+            "k",
+            &[("ALGORITHM", "sha1"), ("EVENT_TYPES", "access.USER_DISABLED_BY_PERMANENT_LOCKOUT")],
+        );
+        let body =
+            br#"{"id":"2","type":"access.USER_DISABLED_BY_PERMANENT_LOCKOUT","details":{"email":"l@example.com"}}"#;
+        let h = src.sign(body, std::time::SystemTime::now(), "");
+        assert_eq!(h[0].1.len(), 40, "SHA-1 hex");
+        assert!(src.auth.verify(raw(&[(h[0].0.as_str(), h[0].1.as_str())], body)).is_ok());
+        assert_eq!(deprovision_email(&src.parser.parse(&hook(&[], body)).unwrap()[0]).unwrap(), "l@example.com");
+        let err = Source::from_options(&SourceOptions::new(
+            "k",
+            &[("PROVIDER", "keycloak"), ("SECRET", "k"), ("ALGORITHM", "sha512")],
+        ));
+        assert!(err.unwrap_err().to_string().contains("WEBHOOK_K_ALGORITHM"));
+    }
+}

@@ -56,3 +56,76 @@ pub fn build(opts: &SourceOptions) -> Result<(Authenticator, Box<dyn PayloadPars
     };
     Ok((Authenticator::Hmac(scheme), Box::new(parser)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::super::{EventKind, Source, SourceOptions};
+    use crate::config::ConfigError;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    #[test]
+    fn sample_payload_and_dedupe_on_webhook_id() {
+        let src = source("standard-webhooks", SECRET, &[]);
+        let body = fixture("payloads/standard-webhooks-user.deleted.json");
+        let now = std::time::SystemTime::now();
+        let headers: Vec<(String, String)> =
+            src.sign(&body, now, "msg_2abc").into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let verified = src.auth.verify_at(raw(&headers, &body), now).unwrap();
+        let ev = src.parser.parse(&verified).unwrap().remove(0);
+        assert_eq!(ev.event_id, "msg_2abc");
+        assert_eq!(ev.occurred_at.as_deref(), Some("2026-12-03T16:00:00Z"));
+        assert_eq!(deprovision_email(&ev).unwrap(), "ana.silva@example.com");
+        let other = br#"{"type":"user.created","data":{"email":"a@example.com"}}"#;
+        assert!(matches!(src.parser.parse(&hook(&[], other)).unwrap()[0].kind, EventKind::Ignored(_)));
+    }
+
+    #[test]
+    fn short_or_non_base64_secrets_are_refused_at_start_up() {
+        for bad in ["whsec_c2hvcnQ=", "whsec_not base64!", "whsec_", "plain-text-secret"] {
+            let err =
+                Source::from_options(&SourceOptions::new("sw", &[("PROVIDER", "standard-webhooks"), ("SECRET", bad)]))
+                    .unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { var, .. } | ConfigError::Missing { var } if var == "WEBHOOK_SW_SECRET"),
+                "{bad}: {err}"
+            );
+        }
+        // The second of two secrets is checked too.
+        let err = Source::from_options(&SourceOptions::new(
+            "sw",
+            &[("PROVIDER", "standard-webhooks"), ("SECRET", &format!("{SECRET},whsec_c2hvcnQ="))],
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("WEBHOOK_SW_SECRET") && err.to_string().contains("#2"), "{err}");
+    }
+
+    /// Signatures made by the official `standardwebhooks` crate verify here, with either header
+    /// spelling, and ours verify there.
+    #[test]
+    fn cross_check_with_the_standardwebhooks_crate() {
+        let theirs = standardwebhooks::Webhook::new(SECRET).unwrap();
+        let ours = source("standard-webhooks", SECRET, &[]);
+        let body = fixture("payloads/standard-webhooks-user.deleted.json");
+        let now = std::time::SystemTime::now();
+        let ts = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let sig = theirs.sign("msg_cross", ts, &body).unwrap();
+        for prefix in ["webhook", "svix"] {
+            let ts = ts.to_string();
+            let headers = [
+                (format!("{prefix}-id"), "msg_cross"),
+                (format!("{prefix}-timestamp"), ts.as_str()),
+                (format!("{prefix}-signature"), sig.as_str()),
+            ];
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            assert!(ours.auth.verify_at(raw(&headers, &body), now).is_ok(), "{prefix}-*");
+        }
+        let mut map = axum::http::HeaderMap::new();
+        for (k, v) in ours.sign(&body, now, "msg_ours") {
+            map.insert(axum::http::HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        theirs.verify(&body, &map).expect("the reference library accepts our signature");
+    }
+}

@@ -69,3 +69,66 @@ fn email(json: &Value) -> Result<String, String> {
         .or_else(|_| primary_email(json, "/data/custom_attributes/emails").ok_or(()))
         .map_err(|_| "no data.email and no primary entry in data.emails[]".to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::super::{AuthError, EventKind};
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn sample_payloads() {
+        let src = source("workos", "s", &[]);
+        let ev = parse_one(&src, &[], "workos-dsync.user.deleted.json");
+        assert_eq!(ev.event_id, "event_09FKJ843CVE8F7BXQSPFH0M53V");
+        assert_eq!(ev.event_type, "dsync.user.deleted");
+        assert_eq!(deprovision_email(&ev).unwrap(), "lela.block@example.com");
+        // Older shape: the primary entry of data.emails[], never the alias listed before it.
+        let ev = parse_one(&src, &[], "workos-dsync.user.updated-legacy.json");
+        assert_eq!(ev.event_id, "wh_123");
+        assert_eq!(deprovision_email(&ev).unwrap(), "Blair.Lunceford@example.com");
+        let ev = parse_one(&src, &[], "workos-dsync.user.updated-active.json");
+        assert!(matches!(ev.kind, EventKind::Ignored(_)), "{ev:?}");
+    }
+
+    #[test]
+    fn no_primary_email_is_no_email() {
+        let src = source("workos", "s", &[]);
+        let body = br#"{"id":"e","event":"dsync.user.deleted","data":{"emails":[{"primary":false,"value":"alias@example.com"}]}}"#;
+        let ev = src.parser.parse(&hook(&[], body)).unwrap().remove(0);
+        assert!(deprovision_email(&ev).is_err());
+    }
+
+    #[test]
+    fn overrides() {
+        let src = source(
+            "workos",
+            "s",
+            &[("EVENT_TYPES", "user.deleted"), ("EMAIL_POINTER", "/data/mail"), ("EVENT_ID_POINTER", "/data/id")],
+        );
+        let body = br#"{"id":"e","event":"user.deleted","data":{"id":"u1","mail":"x@example.com"}}"#;
+        let ev = src.parser.parse(&hook(&[], body)).unwrap().remove(0);
+        assert_eq!((ev.event_id.as_str(), deprovision_email(&ev).unwrap().as_str()), ("u1", "x@example.com"));
+    }
+
+    #[test]
+    fn millisecond_timestamps_and_both_directions() {
+        let src = source("workos", "s", &[]);
+        let body = b"{}";
+        let now = SystemTime::now();
+        let sign_at = |t: SystemTime| {
+            let h = src.sign(body, t, "");
+            raw(&[(h[0].0.as_str(), h[0].1.as_str())], body)
+        };
+        assert!(sign_at(now).headers.get("workos-signature").unwrap().to_str().unwrap().starts_with("t=1"));
+        assert!(src.auth.verify_at(sign_at(now - Duration::from_secs(170)), now).is_ok());
+        assert_eq!(
+            src.auth.verify_at(sign_at(now - Duration::from_secs(190)), now).unwrap_err(),
+            AuthError::StaleTimestamp
+        );
+        assert_eq!(
+            src.auth.verify_at(sign_at(now + Duration::from_secs(190)), now).unwrap_err(),
+            AuthError::FutureTimestamp
+        );
+    }
+}

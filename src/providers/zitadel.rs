@@ -65,3 +65,45 @@ impl PayloadParser for ZitadelParser {
         Ok(vec![ParsedEvent { event_id, event_type, occurred_at, kind }])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::super::{EventKind, Source, SourceOptions};
+
+    #[test]
+    fn email_pointer_is_required() {
+        let err =
+            Source::from_options(&SourceOptions::new("z", &[("PROVIDER", "zitadel"), ("SECRET", "k")])).unwrap_err();
+        assert!(err.to_string().starts_with("WEBHOOK_Z_EMAIL_POINTER"), "{err}");
+    }
+
+    #[test]
+    fn sample_payloads() {
+        let src = source("zitadel", "k", &[("EMAIL_POINTER", "/event_payload/email")]);
+        // The stock deactivation carries ids only: recorded with a reason, never the actor's id.
+        let ev = parse_one(&src, &[], "zitadel-user.deactivated.json");
+        assert_eq!(ev.event_id, "313014806065971608:7");
+        assert_eq!(ev.event_type, "user.deactivated");
+        assert!(deprovision_email(&ev).unwrap_err().contains("/event_payload/email"));
+        // A base64 event_payload is decoded so the pointer reaches inside it.
+        let ev = parse_one(&src, &[], "zitadel-user.locked-with-payload.json");
+        assert_eq!(ev.event_id, "313014806065971608:8");
+        assert_eq!(deprovision_email(&ev).unwrap(), "Kim.Lee@example.com");
+        let other = br#"{"aggregateID":"1","sequence":2,"event_type":"user.reactivated"}"#;
+        assert!(matches!(src.parser.parse(&hook(&[], other)).unwrap()[0].kind, EventKind::Ignored(_)));
+    }
+
+    #[test]
+    fn several_v1_signatures_any_may_match() {
+        let src = source("zitadel", "old,new", &[("EMAIL_POINTER", "/e")]);
+        let body = b"{}";
+        let now = std::time::SystemTime::now();
+        let signed = src.sign(body, now, "")[0].1.clone();
+        let (ts, sig) = signed.split_once(',').unwrap();
+        let header = format!("{ts},v1=nothex,v1={},{sig}", "0".repeat(64));
+        assert!(src.auth.verify_at(raw(&[("zitadel-signature", &header)], body), now).is_ok());
+        let header = format!("{ts},v1={}", "0".repeat(64));
+        assert!(src.auth.verify_at(raw(&[("zitadel-signature", &header)], body), now).is_err());
+    }
+}
