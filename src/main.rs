@@ -47,8 +47,9 @@ enum Command {
         /// File holding the exact body to sign (default: read stdin).
         #[arg(long)]
         file: Option<std::path::PathBuf>,
+        // Boxed: the settings are large and this variant would otherwise size the whole enum.
         #[command(flatten)]
-        config: ConfigArgs,
+        config: Box<ConfigArgs>,
     },
     /// Exit 0 when the service at URL answers /healthz (for container health checks).
     Healthcheck {
