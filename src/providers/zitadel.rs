@@ -8,6 +8,7 @@ use super::pointer::{Fields, inline_embedded_json, text_at};
 use super::verify::{Algorithm, Encoding, HmacScheme, SignatureFormat, SignedContent, TimestampRule, TimestampUnit};
 use super::{Authenticator, EventKind, ParseError, ParsedEvent, PayloadParser, SourceOptions, VerifiedWebhook};
 use crate::config::ConfigError;
+use axum::http::HeaderName;
 use serde_json::Value;
 
 pub const DEFAULT_EVENT_TYPES: &[&str] = &["user.deactivated", "user.locked", "user.removed"];
@@ -16,7 +17,12 @@ const TOLERANCE_SECS: u64 = 300;
 
 pub fn build(opts: &SourceOptions) -> Result<(Authenticator, Box<dyn PayloadParser>), ConfigError> {
     let scheme = HmacScheme {
-        signature_headers: vec![header(opts, "SIGNATURE_HEADER", "zitadel-signature")?],
+        // zitadel-go and ZITADEL's own samples read `ZITADEL-Signature`; the API reference names
+        // it `X-ZITADEL-Signature`. Both are accepted unless the header is set explicitly.
+        signature_headers: match opts.get("SIGNATURE_HEADER") {
+            Some(_) => vec![header(opts, "SIGNATURE_HEADER", "")?],
+            None => vec![HeaderName::from_static("zitadel-signature"), HeaderName::from_static("x-zitadel-signature")],
+        },
         format: SignatureFormat::KeyValue { timestamp_key: "t".into(), signature_key: "v1".into() },
         encoding: Encoding::Hex,
         algorithm: Algorithm::Sha256,
@@ -105,5 +111,7 @@ mod tests {
         assert!(src.auth.verify_at(raw(&[("zitadel-signature", &header)], body), now).is_ok());
         let header = format!("{ts},v1={}", "0".repeat(64));
         assert!(src.auth.verify_at(raw(&[("zitadel-signature", &header)], body), now).is_err());
+        // The spelling of ZITADEL's API reference is accepted too.
+        assert!(src.auth.verify_at(raw(&[("x-zitadel-signature", &signed)], body), now).is_ok());
     }
 }
