@@ -130,6 +130,38 @@ impl Provider {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
     }
+
+    /// The `WEBHOOK_<NAME>_*` suffixes this preset reads besides `PROVIDER` and `SECRET`. Anything
+    /// else is refused at start-up: a misspelt override must not be silently ignored.
+    pub fn settings(self) -> &'static [&'static str] {
+        const OVERRIDES: [&str; 4] = ["EMAIL_POINTER", "EVENT_TYPES", "EVENT_TYPE_POINTER", "EVENT_ID_POINTER"];
+        match self {
+            Provider::Okta => &["SIGNATURE_HEADER", "EVENT_TYPES"],
+            Provider::Workos | Provider::Zitadel => {
+                &["SIGNATURE_HEADER", "TOLERANCE_SECS", OVERRIDES[0], OVERRIDES[1], OVERRIDES[2], OVERRIDES[3]]
+            }
+            Provider::StandardWebhooks => &["TOLERANCE_SECS", OVERRIDES[0], OVERRIDES[1], OVERRIDES[2]],
+            Provider::Keycloak => {
+                &["SIGNATURE_HEADER", "ALGORITHM", OVERRIDES[0], OVERRIDES[1], OVERRIDES[2], OVERRIDES[3]]
+            }
+            Provider::Google => &[OVERRIDES[0], OVERRIDES[1], OVERRIDES[3]],
+            Provider::Hmac => &[
+                "SIGNATURE_HEADER",
+                "SIGNATURE_PREFIX",
+                "SIGNATURE_ENCODING",
+                "ALGORITHM",
+                "SIGNED_CONTENT",
+                "TIMESTAMP_HEADER",
+                "TIMESTAMP_UNIT",
+                "TOLERANCE_SECS",
+                "ID_HEADER",
+                OVERRIDES[0],
+                OVERRIDES[1],
+                OVERRIDES[2],
+                OVERRIDES[3],
+            ],
+        }
+    }
 }
 
 /// One configured sender.
@@ -158,6 +190,15 @@ impl Source {
             Provider::Google => google::build(opts)?,
             Provider::Hmac => hmac::build(opts)?,
         };
+        let allowed = provider.settings();
+        if let Some(unknown) =
+            opts.suffixes().into_iter().find(|s| !matches!(*s, "PROVIDER" | "SECRET") && !allowed.contains(s))
+        {
+            return Err(opts.invalid(
+                unknown,
+                format!("is not a setting of the {} preset (it reads: {})", provider.as_str(), allowed.join(", ")),
+            ));
+        }
         Ok(Self { name: opts.source_name().to_string(), provider, auth, parser })
     }
 
@@ -290,6 +331,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn settings_a_preset_does_not_read_are_refused() {
+        let err = Source::from_options(&SourceOptions::new(
+            "w",
+            &[("PROVIDER", "workos"), ("SECRET", "s"), ("EMAIL_POINTR", "/e")],
+        ))
+        .unwrap_err();
+        assert!(err.to_string().starts_with("WEBHOOK_W_EMAIL_POINTR is invalid"), "{err}");
+        let err = Source::from_options(&SourceOptions::new(
+            "o",
+            &[("PROVIDER", "okta"), ("SECRET", "s"), ("EMAIL_POINTER", "/e")],
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("WEBHOOK_O_EMAIL_POINTER") && err.to_string().contains("okta"), "{err}");
     }
 
     #[test]

@@ -43,6 +43,13 @@ impl SourceOptions {
         Self::from_env(name, &env)
     }
 
+    /// The suffixes that are set (non-empty), sorted.
+    pub fn suffixes(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.values.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys
+    }
+
     pub fn source_name(&self) -> &str {
         &self.name
     }
