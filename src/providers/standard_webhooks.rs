@@ -102,6 +102,46 @@ mod tests {
         assert!(err.to_string().contains("WEBHOOK_SW_SECRET") && err.to_string().contains("#2"), "{err}");
     }
 
+    /// The negative cases of the reference libraries' tests (reference §3.4), on vector B.
+    #[test]
+    fn reference_negative_cases() {
+        use super::super::AuthError;
+        use std::time::{Duration, UNIX_EPOCH};
+        let src = source("standard-webhooks", SECRET, &[]);
+        let body = br#"{"test": 2432232314}"#;
+        let now = UNIX_EPOCH + Duration::from_secs(1614265330);
+        let good = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+        let req = |sig: &str, id: Option<&str>, ts: Option<&str>| {
+            let mut h = vec![("webhook-signature", sig)];
+            h.extend(id.map(|v| ("webhook-id", v)));
+            h.extend(ts.map(|v| ("webhook-timestamp", v)));
+            raw(&h, body)
+        };
+        let (id, ts) = (Some("msg_p5jXN8AQM9LWM0D4loKWxJek"), Some("1614265330"));
+        let verify = |r| src.auth.verify_at(r, now);
+        let junk = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=";
+        assert!(verify(req(&format!("{junk} v2,{} {good}", &good[3..]), id, ts)).is_ok());
+        assert_eq!(verify(req(&format!("{junk} v2,{}", &good[3..]), id, ts)).unwrap_err(), AuthError::BadSignature);
+        assert!(verify(req("v1,", id, ts)).is_err());
+        assert!(verify(req(&good[..8], id, ts)).is_err());
+        assert_eq!(verify(req(good, None, ts)).unwrap_err(), AuthError::MissingId);
+        assert_eq!(verify(req(good, id, None)).unwrap_err(), AuthError::MissingTimestamp);
+        assert_eq!(
+            src.auth
+                .verify_at(raw(&[("webhook-id", id.unwrap()), ("webhook-timestamp", ts.unwrap())], body), now)
+                .unwrap_err(),
+            AuthError::MissingSignature
+        );
+        assert_eq!(
+            src.auth.verify_at(req(good, id, ts), now + Duration::from_secs(301)).unwrap_err(),
+            AuthError::StaleTimestamp
+        );
+        assert_eq!(
+            src.auth.verify_at(req(good, id, ts), now - Duration::from_secs(301)).unwrap_err(),
+            AuthError::FutureTimestamp
+        );
+    }
+
     /// Signatures made by the official `standardwebhooks` crate verify here, with either header
     /// spelling, and ours verify there.
     #[test]

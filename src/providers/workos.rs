@@ -130,5 +130,16 @@ mod tests {
             src.auth.verify_at(sign_at(now + Duration::from_secs(190)), now).unwrap_err(),
             AuthError::FutureTimestamp
         );
+        // Without the space after the comma (workos-node tolerates it; so do we).
+        let h = src.sign(body, now, "")[0].1.replace(", ", ",");
+        assert!(src.auth.verify_at(raw(&[("workos-signature", h.as_str())], body), now).is_ok());
+        // A seconds timestamp is never read as milliseconds-in-range: it is 1970, i.e. stale.
+        let (t, v1) = h.split_once(',').unwrap();
+        let secs = t.trim_start_matches("t=").parse::<u64>().unwrap() / 1000;
+        let h = format!("t={secs},{v1}");
+        assert_eq!(
+            src.auth.verify_at(raw(&[("workos-signature", h.as_str())], body), now).unwrap_err(),
+            AuthError::StaleTimestamp
+        );
     }
 }
