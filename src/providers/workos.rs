@@ -65,9 +65,10 @@ fn is_inactive(json: &Value) -> bool {
 /// or of `data.custom_attributes.emails[]`.
 fn email(json: &Value) -> Result<String, String> {
     first_email(json, &["/data/email"])
-        .or_else(|_| primary_email(json, "/data/emails").ok_or(()))
-        .or_else(|_| primary_email(json, "/data/custom_attributes/emails").ok_or(()))
-        .map_err(|_| "no data.email and no primary entry in data.emails[]".to_string())
+        .ok()
+        .or_else(|| primary_email(json, "/data/emails"))
+        .or_else(|| primary_email(json, "/data/custom_attributes/emails"))
+        .ok_or_else(|| "no data.email and no primary entry in data.emails[]".to_string())
 }
 
 #[cfg(test)]
