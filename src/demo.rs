@@ -50,6 +50,56 @@ pub fn samples() -> Vec<Sample> {
             note: "HR system (generic HMAC), Zoom answers 503 once",
         },
         Sample {
+            source: "workos",
+            provider: Provider::Workos,
+            body: json!({
+                "event": "dsync.user.deleted", "id": "event_09FKJ843CVE8F7BXQSPFH0M53V",
+                "data": {"id": "directory_user_01E1X1B89NH8Z3SDFJR4H7RGX7", "email": "lela.block@example.com", "state": "inactive"},
+                "created_at": "2026-12-03T16:00:00.000Z"
+            }),
+            person: "lela.block@example.com",
+            note: "WorkOS directory user deleted",
+        },
+        Sample {
+            source: "clerk",
+            provider: Provider::StandardWebhooks,
+            body: json!({"type": "user.deleted", "timestamp": "2026-12-03T16:00:00Z", "data": {"id": "user_29w83sxmDNGwOuEthce5gg56FcC", "email": "ana.silva@example.com"}}),
+            person: "ana.silva@example.com",
+            note: "Standard Webhooks (Svix/Clerk) user deleted",
+        },
+        Sample {
+            source: "zitadel",
+            provider: Provider::Zitadel,
+            // ZITADEL's own user events carry ids only; this one carries the email in a base64
+            // event_payload, which EMAIL_POINTER reaches.
+            body: json!({
+                "aggregateID": "313014806065971608", "aggregateType": "user", "sequence": 7,
+                "event_type": "user.deactivated", "userID": "312909075212468632",
+                "event_payload": "eyJlbWFpbCI6ICJraW0ubGVlQGV4YW1wbGUuY29tIn0="
+            }),
+            person: "kim.lee@example.com",
+            note: "ZITADEL user deactivated (email via EMAIL_POINTER)",
+        },
+        Sample {
+            source: "keycloak",
+            provider: Provider::Keycloak,
+            body: json!({
+                "id": "c1d5b2f0-8a57-4f3e-9f5a-0b6a8d5e7c21", "time": 1796313600000u64, "type": "admin.USER-UPDATE",
+                "resourcePath": "users/47c2b5e0-1c2b-4a1e-9d0f-2b1e4b7f9a10",
+                "representation": "{\"username\":\"m.garcia\",\"email\":\"m.garcia@example.com\",\"enabled\":false}",
+                "authDetails": {"realmId": "master", "username": "kc.admin@example.com"}
+            }),
+            person: "m.garcia@example.com",
+            note: "Keycloak admin disabled a user",
+        },
+        Sample {
+            source: "google",
+            provider: Provider::Google,
+            body: json!({"kind": "admin#directory#user", "id": "111220860655841818702", "primaryEmail": "user@mydomain.com"}),
+            person: "user@mydomain.com",
+            note: "Google Workspace user deleted",
+        },
+        Sample {
             source: "hr",
             provider: Provider::Hmac,
             body: json!({"type": "employee.terminated", "id": "evt_1002", "email": "no.zoom@example.com"}),
@@ -70,6 +120,17 @@ pub fn source_env() -> HashMap<String, String> {
         ("WEBHOOK_HR_EVENT_TYPE_POINTER", "/type"),
         ("WEBHOOK_HR_EVENT_TYPES", "employee.terminated"),
         ("WEBHOOK_HR_EVENT_ID_POINTER", "/id"),
+        ("WEBHOOK_WORKOS_PROVIDER", "workos"),
+        ("WEBHOOK_WORKOS_SECRET", "demo-workos-secret"),
+        ("WEBHOOK_CLERK_PROVIDER", "standard-webhooks"),
+        ("WEBHOOK_CLERK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        ("WEBHOOK_ZITADEL_PROVIDER", "zitadel"),
+        ("WEBHOOK_ZITADEL_SECRET", "demo-zitadel-signing-key"),
+        ("WEBHOOK_ZITADEL_EMAIL_POINTER", "/event_payload/email"),
+        ("WEBHOOK_KEYCLOAK_PROVIDER", "keycloak"),
+        ("WEBHOOK_KEYCLOAK_SECRET", "demo-keycloak-secret"),
+        ("WEBHOOK_GOOGLE_PROVIDER", "google"),
+        ("WEBHOOK_GOOGLE_SECRET", "demo-google-channel-token"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -92,7 +153,7 @@ pub async fn run() -> anyhow::Result<()> {
         ("ZOOM_API_BASE_URL", zoom.api_base_url()),
         ("ZOOM_OAUTH_TOKEN_URL", zoom.token_url()),
         ("DRY_RUN", "false".to_string()),
-        ("WEBHOOK_SOURCES", "okta,hr".to_string()),
+        ("WEBHOOK_SOURCES", "okta,hr,workos,clerk,zitadel,keycloak,google".to_string()),
         ("RETRY_BASE_MS", "200".to_string()),
     ])?;
     let config = Config::from_args(&args, &source_env())?;
@@ -110,14 +171,14 @@ pub async fn run() -> anyhow::Result<()> {
         let body = serde_json::to_vec(&s.body)?;
         let mut req =
             http.post(format!("http://{addr}/webhooks/{}", s.source)).header("content-type", "application/json");
-        for (k, v) in source.auth.sign(&body, SystemTime::now(), &format!("msg_demo_{i}")) {
+        for (k, v) in source.sign(&body, SystemTime::now(), &format!("msg_demo_{i}")) {
             req = req.header(k, v);
         }
         let resp = req.body(body).send().await?;
         let status = resp.status();
         let text = resp.text().await?;
         println!(
-            "POST /webhooks/{:<5} [{:<5}] {:<48} -> {} {}",
+            "POST /webhooks/{:<8} [{:<17}] {:<50} -> {} {}",
             s.source,
             s.provider.as_str(),
             s.note,
@@ -159,7 +220,8 @@ pub async fn run() -> anyhow::Result<()> {
     }
     let admin = zoom.calls_for("okta.admin@example.com").len();
     println!();
-    println!("The Okta admin who performed the deactivation was called {admin} times (the actor is never the target).");
+    let admin = admin + zoom.calls_for("kc.admin@example.com").len();
+    println!("The admins who performed the changes were called {admin} times (the actor is never the target).");
     shutdown.cancel();
     service.await??;
     zoom.stop();

@@ -12,6 +12,7 @@ pub mod http;
 pub mod ingest;
 pub mod providers;
 pub mod retry;
+pub mod sign;
 pub mod sim;
 pub mod store;
 pub mod telemetry;

@@ -36,6 +36,21 @@ enum Command {
         #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db")]
         database_url: String,
     },
+    /// Print the headers (and a ready curl line) that `serve` accepts for a body, for one source.
+    ///
+    /// Reads the same settings as `serve` (env and .env); Zoom credentials are not needed. The
+    /// body comes from --file or stdin.
+    Sign {
+        /// The source name, as listed in WEBHOOK_SOURCES.
+        #[arg(long)]
+        source: String,
+        /// File holding the exact body to sign (default: read stdin).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        // Boxed: the settings are large and this variant would otherwise size the whole enum.
+        #[command(flatten)]
+        config: Box<ConfigArgs>,
+    },
     /// Exit 0 when the service at URL answers /healthz (for container health checks).
     Healthcheck {
         /// Base URL of the service.
@@ -92,6 +107,35 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Demo => {
             telemetry::init_with_default(zoom_sso_revoker::config::LogFormat::Text, "warn");
             zoom_sso_revoker::demo::run().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sign { source, file, config } => {
+            let env: HashMap<String, String> = std::env::vars().collect();
+            let src = match zoom_sso_revoker::sign::source(&config, &env, &source) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("configuration error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let (body, from) = match &file {
+                Some(path) => (
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+                    Some(path.display().to_string()),
+                ),
+                None => {
+                    let mut buf = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                        .context("reading the body from stdin")?;
+                    (buf, None)
+                }
+            };
+            let from = match &from {
+                Some(p) => zoom_sso_revoker::sign::BodySource::File(p),
+                None => zoom_sso_revoker::sign::BodySource::Stdin,
+            };
+            let url = zoom_sso_revoker::sign::url(config.listen_addr, &source);
+            print!("{}", zoom_sso_revoker::sign::render(&src, &url, &body, from, std::time::SystemTime::now()));
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { database_url } => {

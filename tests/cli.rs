@@ -14,9 +14,17 @@ fn demo_runs_the_whole_pipeline_and_exits_zero() {
     let out = bin().arg("demo").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "demo failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for line in
-        ["john.doe@example.com     revoked", "jane.roe@example.com     revoked", "no.zoom@example.com      not_found"]
-    {
+    for line in [
+        "john.doe@example.com     revoked",
+        "jane.roe@example.com     revoked",
+        "no.zoom@example.com      not_found",
+        // One sample per preset (issue 3).
+        "lela.block@example.com   revoked",
+        "ana.silva@example.com    revoked",
+        "kim.lee@example.com      revoked",
+        "m.garcia@example.com     revoked",
+        "user@mydomain.com        revoked",
+    ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
     assert!(stdout.contains("called 0 times"), "{stdout}");

@@ -40,7 +40,9 @@ pub fn build(opts: &SourceOptions) -> Result<(Authenticator, Box<dyn PayloadPars
         Some(v) => SignedContent::parse(v).ok_or_else(|| {
             opts.invalid(
                 "SIGNED_CONTENT",
-                format!("{v:?}: expected {{body}}, {{timestamp}}.{{body}} or {{id}}.{{timestamp}}.{{body}}"),
+                format!(
+                    "{v:?}: expected {{body}}, {{timestamp}}.{{body}}, {{id}}.{{timestamp}}.{{body}} or {{body}}{{timestamp}}"
+                ),
             )
         })?,
     };
@@ -72,7 +74,14 @@ pub fn build(opts: &SourceOptions) -> Result<(Authenticator, Box<dyn PayloadPars
     }
     let scheme = HmacScheme {
         signature_headers: vec![header(opts, "SIGNATURE_HEADER", "x-hub-signature-256")?],
-        format: SignatureFormat::Prefixed { prefix: opts.get("SIGNATURE_PREFIX").unwrap_or("sha256=").to_string() },
+        // An empty setting means "unset", so a bare signature (Merge, BambooHR) is spelled `none`.
+        format: SignatureFormat::Prefixed {
+            prefix: match opts.get("SIGNATURE_PREFIX") {
+                None => "sha256=".to_string(),
+                Some(p) if p.eq_ignore_ascii_case("none") => String::new(),
+                Some(p) => p.to_string(),
+            },
+        },
         encoding,
         algorithm,
         content,

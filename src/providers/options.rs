@@ -43,6 +43,13 @@ impl SourceOptions {
         Self::from_env(name, &env)
     }
 
+    /// The suffixes that are set (non-empty), sorted.
+    pub fn suffixes(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.values.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys
+    }
+
     pub fn source_name(&self) -> &str {
         &self.name
     }
@@ -98,6 +105,24 @@ impl SourceOptions {
             None => Ok(None),
             Some(p) if p.starts_with('/') => Ok(Some(p.to_string())),
             Some(p) => Err(self.invalid(suffix, format!("{p:?} is not a JSON pointer (it must start with '/')"))),
+        }
+    }
+
+    /// `TOLERANCE_SECS`: accepted clock skew in both directions, with the preset's default.
+    pub fn tolerance(&self, default_secs: u64) -> Result<std::time::Duration, ConfigError> {
+        let secs = self.parse::<u64>("TOLERANCE_SECS")?.unwrap_or(default_secs);
+        if secs == 0 {
+            return Err(self.invalid("TOLERANCE_SECS", "must be at least 1"));
+        }
+        Ok(std::time::Duration::from_secs(secs))
+    }
+
+    /// Refuses settings that mean nothing for this preset, so a typo'd or misplaced override is
+    /// an error at start-up instead of being silently ignored.
+    pub fn reject(&self, suffixes: &[&str], why: &str) -> Result<(), ConfigError> {
+        match suffixes.iter().find(|s| self.get(s).is_some()) {
+            Some(s) => Err(self.invalid(s, format!("is not used by this provider: {why}"))),
+            None => Ok(()),
         }
     }
 }

@@ -121,6 +121,8 @@ pub enum SignedContent {
     Body,
     TimestampBody,
     IdTimestampBody,
+    /// The body with the timestamp appended, no separator (BambooHR).
+    BodyTimestamp,
 }
 
 impl SignedContent {
@@ -129,6 +131,7 @@ impl SignedContent {
             "{body}" => Some(Self::Body),
             "{timestamp}.{body}" => Some(Self::TimestampBody),
             "{id}.{timestamp}.{body}" => Some(Self::IdTimestampBody),
+            "{body}{timestamp}" => Some(Self::BodyTimestamp),
             _ => None,
         }
     }
@@ -271,6 +274,9 @@ impl HmacScheme {
     }
 
     /// Splits the header into (timestamp from a key-value list, decoded candidate signatures).
+    /// An entry that does not decode is skipped, not fatal: during a rotation the sender may list
+    /// a signature we cannot read next to one we can (zitadel-go skips non-hex `v1` the same way).
+    /// No decodable entry at all is [`AuthError::MalformedSignature`].
     fn parse_header(&self, header: &str) -> Result<(Option<String>, Vec<Vec<u8>>), AuthError> {
         let mut ts = None;
         let mut sigs = Vec::new();
@@ -278,18 +284,18 @@ impl HmacScheme {
             SignatureFormat::Prefixed { prefix } => {
                 for part in header.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
                     if let Some(sig) = part.strip_prefix(prefix.as_str()) {
-                        sigs.push(self.encoding.decode(sig).ok_or(AuthError::MalformedSignature)?);
+                        sigs.extend(self.encoding.decode(sig));
                     }
                 }
             }
             SignatureFormat::KeyValue { timestamp_key, signature_key } => {
                 for part in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    let (k, v) = part.split_once('=').ok_or(AuthError::MalformedSignature)?;
+                    let Some((k, v)) = part.split_once('=') else { continue };
                     let (k, v) = (k.trim(), v.trim());
                     if k == timestamp_key {
                         ts = Some(v.to_string());
                     } else if k == signature_key {
-                        sigs.push(self.encoding.decode(v).ok_or(AuthError::MalformedSignature)?);
+                        sigs.extend(self.encoding.decode(v));
                     }
                 }
             }
@@ -299,7 +305,7 @@ impl HmacScheme {
                     if let Some((v, sig)) = part.split_once(',')
                         && v == version
                     {
-                        sigs.push(self.encoding.decode(sig).ok_or(AuthError::MalformedSignature)?);
+                        sigs.extend(self.encoding.decode(sig));
                     }
                 }
             }
@@ -312,7 +318,7 @@ impl HmacScheme {
             ($d:ty) => {{
                 let mut m = <hmac::Hmac<$d> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
                 match self.content {
-                    SignedContent::Body => {}
+                    SignedContent::Body | SignedContent::BodyTimestamp => {}
                     SignedContent::TimestampBody => {
                         m.update(ts.unwrap_or_default().as_bytes());
                         m.update(b".");
@@ -325,6 +331,9 @@ impl HmacScheme {
                     }
                 }
                 m.update(body);
+                if self.content == SignedContent::BodyTimestamp {
+                    m.update(ts.unwrap_or_default().as_bytes());
+                }
                 m.finalize().into_bytes().to_vec()
             }};
         }
@@ -374,7 +383,8 @@ fn check_timestamp(text: &str, rule: &TimestampRule, now: SystemTime) -> Result<
         TimestampUnit::Seconds => value.checked_mul(1000).ok_or(AuthError::MalformedTimestamp)?,
         TimestampUnit::Millis => value,
     };
-    let skew = unix_now(now) - sent_ms;
+    // Saturating: a hostile timestamp near i128::MIN must not overflow.
+    let skew = unix_now(now).saturating_sub(sent_ms);
     let tol = rule.tolerance.as_millis() as i128;
     if skew > tol {
         Err(AuthError::StaleTimestamp)
@@ -547,5 +557,101 @@ mod tests {
         assert!(a.verify(raw(&[("authorization", "two")], "{}")).is_ok());
         assert_eq!(a.verify(raw(&[("authorization", "tw")], "{}")).unwrap_err(), AuthError::BadSignature);
         assert_eq!(a.verify(raw(&[], "{}")).unwrap_err(), AuthError::MissingSignature);
+    }
+    /// Whatever arrives in a signature or timestamp header, parsing and verifying never panics,
+    /// for every header grammar the presets use.
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn schemes() -> Vec<HmacScheme> {
+            let kv = |unit| HmacScheme {
+                signature_headers: vec![HeaderName::from_static("sig")],
+                format: SignatureFormat::KeyValue { timestamp_key: "t".into(), signature_key: "v1".into() },
+                encoding: Encoding::Hex,
+                algorithm: Algorithm::Sha256,
+                content: SignedContent::TimestampBody,
+                timestamp: Some(TimestampRule { headers: vec![], unit, tolerance: Duration::from_secs(300) }),
+                id_headers: vec![],
+                keys: vec![SecretSlice::from(b"k".to_vec())],
+            };
+            let sw = HmacScheme {
+                signature_headers: vec![HeaderName::from_static("sig")],
+                format: SignatureFormat::VersionedList { version: "v1".into() },
+                encoding: Encoding::Base64,
+                algorithm: Algorithm::Sha256,
+                content: SignedContent::IdTimestampBody,
+                timestamp: Some(TimestampRule {
+                    headers: vec![HeaderName::from_static("ts")],
+                    unit: TimestampUnit::Seconds,
+                    tolerance: Duration::from_secs(300),
+                }),
+                id_headers: vec![HeaderName::from_static("id")],
+                keys: vec![SecretSlice::from(vec![7u8; 24])],
+            };
+            let prefixed = |prefix: &str, encoding| HmacScheme {
+                signature_headers: vec![HeaderName::from_static("sig")],
+                format: SignatureFormat::Prefixed { prefix: prefix.into() },
+                encoding,
+                algorithm: Algorithm::Sha512,
+                content: SignedContent::BodyTimestamp,
+                timestamp: Some(TimestampRule {
+                    headers: vec![HeaderName::from_static("ts")],
+                    unit: TimestampUnit::Millis,
+                    tolerance: Duration::from_secs(1),
+                }),
+                id_headers: vec![],
+                keys: vec![SecretSlice::from(b"k".to_vec())],
+            };
+            vec![
+                kv(TimestampUnit::Millis),
+                kv(TimestampUnit::Seconds),
+                sw,
+                prefixed("sha256=", Encoding::Hex),
+                prefixed("", Encoding::Base64Url),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_header_text(sig in "\\PC{0,200}", ts in "\\PC{0,40}", shaped in "(t=-?[0-9]{0,25},? ?v1=[0-9a-f]{0,70},?){0,3}|(v1[a]?,[A-Za-z0-9+/=]{0,50} ?){0,3}") {
+                for scheme in schemes() {
+                    let _ = scheme.parse_header(&sig);
+                    let _ = scheme.parse_header(&shaped);
+                    for header in [&sig, &shaped] {
+                        let mut h = HeaderMap::new();
+                        if let Ok(v) = HeaderValue::from_str(header) { h.insert("sig", v); }
+                        if let Ok(v) = HeaderValue::from_str(&ts) { h.insert("ts", v.clone()); h.insert("id", v); }
+                        let raw = RawWebhook { source: "p".into(), headers: h, body: bytes::Bytes::from_static(b"{}"), received_at: SystemTime::now() };
+                        let _ = scheme.verify(&raw, SystemTime::now());
+                    }
+                }
+            }
+
+            #[test]
+            fn arbitrary_bytes_in_headers(sig in proptest::collection::vec(any::<u8>(), 0..120), ts in proptest::collection::vec(any::<u8>(), 0..30)) {
+                for scheme in schemes() {
+                    let mut h = HeaderMap::new();
+                    if let Ok(v) = HeaderValue::from_bytes(&sig) { h.insert("sig", v); }
+                    if let Ok(v) = HeaderValue::from_bytes(&ts) { h.insert("ts", v.clone()); h.insert("id", v); }
+                    let raw = RawWebhook { source: "p".into(), headers: h, body: bytes::Bytes::new(), received_at: SystemTime::now() };
+                    let _ = scheme.verify(&raw, SystemTime::now());
+                    let _ = scheme.verify(&raw, UNIX_EPOCH);
+                }
+            }
+
+            #[test]
+            fn extreme_timestamps(ts in prop_oneof![Just(i128::MIN.to_string()), Just(i128::MAX.to_string()), any::<i128>().prop_map(|v| v.to_string())]) {
+                for unit in [TimestampUnit::Seconds, TimestampUnit::Millis] {
+                    let rule = TimestampRule { headers: vec![], unit, tolerance: Duration::from_secs(300) };
+                    prop_assert!(check_timestamp(&ts, &rule, SystemTime::now()).is_err());
+                }
+            }
+
+            #[test]
+            fn arbitrary_whsec_secrets(secret in "\\PC{0,80}") {
+                let _ = decode_whsec(&secret, 16);
+            }
+        }
     }
 }
