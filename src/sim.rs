@@ -40,6 +40,7 @@ pub enum Reply {
 /// A revoke call the sim received.
 #[derive(Debug, Clone)]
 pub struct Call {
+    /// When the request arrived.
     pub at: Instant,
     /// The request path exactly as received (still percent-encoded).
     pub raw_path: String,
@@ -149,8 +150,11 @@ impl SimZoom {
         self.sim.invalidate_previous.store(on, Ordering::Relaxed);
     }
 
+    /// Every call so far, in order of arrival.
     pub fn calls(&self) -> Vec<Call> {
-        self.sim.calls.lock().unwrap().clone()
+        let mut calls = self.sim.calls.lock().unwrap().clone();
+        calls.sort_by_key(|c| c.at);
+        calls
     }
 
     /// Calls for one (decoded) email.
@@ -238,10 +242,11 @@ fn user_of(path: &str) -> Option<String> {
 }
 
 async fn revoke(State(sim): State<Arc<Sim>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let at = Instant::now();
     let raw_path = uri.path().to_string();
     let user = user_of(&raw_path);
     let resp = answer(&sim, &method, uri.query().is_some(), user.as_deref(), &headers).await;
-    sim.calls.lock().unwrap().push(Call { at: Instant::now(), raw_path, user, status: resp.status().as_u16() });
+    sim.calls.lock().unwrap().push(Call { at, raw_path, user, status: resp.status().as_u16() });
     resp
 }
 

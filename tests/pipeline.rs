@@ -346,3 +346,25 @@ async fn health_and_readiness() {
         assert_eq!(resp.status().as_u16(), 200, "{path}");
     }
 }
+
+#[tokio::test]
+async fn an_event_during_an_in_flight_call_runs_the_job_once_more() {
+    // The call may have started before this event happened (e.g. a re-enable and a new sign-in
+    // in between), so the event gets a call that starts after it arrived.
+    let app = spawn_app().await;
+    app.zoom.script("sam@example.com", [Reply::Slow(Duration::from_millis(700))]);
+    app.post_signed("hr", &hr_event("s-1", "sam@example.com")).await;
+    app.wait_job("sam@example.com", |j| j.state == "in_flight", Duration::from_secs(5)).await;
+    let arrived = std::time::Instant::now();
+    let (_, body) = json_of(app.post_signed("hr", &hr_event("s-2", "sam@example.com")).await).await;
+    assert_eq!(body["accepted"], 1);
+    let job =
+        app.wait_job("sam@example.com", |j| j.state == "revoked" && j.attempts == 2, Duration::from_secs(10)).await;
+    settle().await;
+    let calls = app.zoom.calls_for("sam@example.com");
+    assert_eq!(calls.len(), 2, "one more call after the in-flight one");
+    assert!(calls[1].at > arrived, "the second call started after the second event arrived");
+    assert_eq!(app.zoom.overlaps(), 0, "never two calls for one person at once");
+    assert_eq!(app.store.jobs_for_email("sam@example.com").await.unwrap().len(), 1);
+    assert_eq!(job.state, "revoked");
+}
