@@ -10,6 +10,7 @@ pub mod demo;
 pub mod email;
 pub mod http;
 pub mod ingest;
+pub mod ops;
 pub mod providers;
 pub mod retry;
 pub mod sign;
