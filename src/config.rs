@@ -270,6 +270,18 @@ pub enum LogFormat {
     Text,
 }
 
+/// `ALLOWED_EMAIL_DOMAINS` and `PROTECTED_EMAILS` as a policy (also used by `revoke`, which
+/// needs only these two settings).
+pub fn policy_from_lists(allowed: &[String], protected: &[String]) -> Result<EmailPolicy, ConfigError> {
+    let mut list = Vec::new();
+    for p in protected.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        list.push(Email::parse(p).map_err(|e| invalid("PROTECTED_EMAILS", format!("{p:?}: {e}")))?);
+    }
+    let allowed_domains =
+        allowed.iter().map(|d| d.trim().trim_start_matches('@').to_lowercase()).filter(|d| !d.is_empty()).collect();
+    Ok(EmailPolicy { allowed_domains, protected: list })
+}
+
 impl Config {
     /// Validates `args`; per-source settings are read from `env` (the process environment after
     /// `.env` is loaded, or a map in tests).
@@ -339,16 +351,7 @@ impl Config {
             sources.push(Arc::new(Source::from_options(&SourceOptions::from_env(name, env))?));
         }
 
-        let mut protected = Vec::new();
-        for p in args.protected_emails.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-            protected.push(Email::parse(p).map_err(|e| invalid("PROTECTED_EMAILS", format!("{p:?}: {e}")))?);
-        }
-        let allowed_domains = args
-            .allowed_email_domains
-            .iter()
-            .map(|d| d.trim().trim_start_matches('@').to_lowercase())
-            .filter(|d| !d.is_empty())
-            .collect();
+        let policy = policy_from_lists(&args.allowed_email_domains, &args.protected_emails)?;
 
         let jitter = match args.retry_jitter.trim() {
             "full" => Jitter::Full,
@@ -392,7 +395,7 @@ impl Config {
             dry_run: args.dry_run,
             max_body_bytes: args.max_body_bytes,
             sources,
-            policy: EmailPolicy { allowed_domains, protected },
+            policy,
             retry,
             worker: WorkerConfig {
                 concurrency: args.worker_concurrency,

@@ -53,7 +53,8 @@ pub async fn handle(config: &Config, store: &DynStore, raw: RawWebhook) -> Resul
 }
 
 #[tracing::instrument(name = "webhook", skip_all, fields(source = %raw.source, event_ids = tracing::field::Empty))]
-async fn handle_inner(config: &Config, store: &DynStore, raw: RawWebhook) -> Result<IngestCounts, IngestError> {    let source = config.source(&raw.source).ok_or(IngestError::UnknownSource)?;
+async fn handle_inner(config: &Config, store: &DynStore, raw: RawWebhook) -> Result<IngestCounts, IngestError> {
+    let source = config.source(&raw.source).ok_or(IngestError::UnknownSource)?;
     let received_at_ms = to_ms(raw.received_at);
     let hook = source.verify(raw).map_err(|e| {
         warn!(reason = e.label(), "webhook rejected");

@@ -3,8 +3,8 @@
 
 use crate::config::WorkerConfig;
 use crate::retry::RetryPolicy;
-use crate::telemetry::metrics;
 use crate::store::{AttemptRecord, ClaimedJob, DynStore, JobState, NextStep, now_ms};
+use crate::telemetry::metrics;
 use crate::zoom::{Limiter, Outcome, ZoomClient};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -118,7 +118,9 @@ impl Worker {
         match self.store.release(job, now_ms()).await {
             Ok(true) => info!(job_id = %job.id, "job released for the next process"),
             Ok(false) => {}
-            Err(e) => warn!(job_id = %job.id, error = %e, "releasing the job failed; it is retried when its lease expires"),
+            Err(e) => {
+                warn!(job_id = %job.id, error = %e, "releasing the job failed; it is retried when its lease expires")
+            }
         }
     }
 

@@ -38,7 +38,11 @@ pub async fn run(args: &ConfigArgs, env: &HashMap<String, String>) -> Vec<CheckS
     let url = store::redact_url(&config.database_url);
     match store::connect(&config.database_url).await {
         Ok(s) => match s.ping().await {
-            Ok(()) => steps.push(CheckStep { name: "store", ok: true, detail: format!("{url}: reachable, migrations applied") }),
+            Ok(()) => steps.push(CheckStep {
+                name: "store",
+                ok: true,
+                detail: format!("{url}: reachable, migrations applied"),
+            }),
             Err(e) => {
                 steps.push(CheckStep { name: "store", ok: false, detail: format!("DATABASE_URL {url}: {e}") });
                 return steps;
@@ -50,7 +54,11 @@ pub async fn run(args: &ConfigArgs, env: &HashMap<String, String>) -> Vec<CheckS
         }
     }
     if config.dry_run {
-        steps.push(CheckStep { name: "zoom token", ok: true, detail: "skipped: DRY_RUN=true makes no Zoom call".into() });
+        steps.push(CheckStep {
+            name: "zoom token",
+            ok: true,
+            detail: "skipped: DRY_RUN=true makes no Zoom call".into(),
+        });
         return steps;
     }
     let step = match crate::zoom::ZoomClient::new(&config.zoom) {

@@ -76,7 +76,12 @@ pub async fn revoke(store: &DynStore, policy: &EmailPolicy, emails: &[String]) -
         let email = recorded.unwrap_or_default();
         let job_id = match reason {
             Some(_) => None,
-            None => store.events_for_email(&email).await?.into_iter().find(|e| e.event_id == event_id).and_then(|e| e.job_id),
+            None => store
+                .events_for_email(&email)
+                .await?
+                .into_iter()
+                .find(|e| e.event_id == event_id)
+                .and_then(|e| e.job_id),
         };
         let state = match &job_id {
             Some(id) => store.job(id).await?.map(|j| j.state),

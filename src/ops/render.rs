@@ -73,7 +73,15 @@ pub fn listing(l: &Listing) -> String {
         Listing::Rejected(r) => {
             let rows: Vec<Vec<String>> = r
                 .iter()
-                .map(|x| vec![x.id.clone(), x.source.clone(), time(x.received_at), x.body.len().to_string(), x.reason.clone()])
+                .map(|x| {
+                    vec![
+                        x.id.clone(),
+                        x.source.clone(),
+                        time(x.received_at),
+                        x.body.len().to_string(),
+                        x.reason.clone(),
+                    ]
+                })
                 .collect();
             table(&["ID", "SOURCE", "RECEIVED", "BYTES", "REASON"], &rows)
                 + "(bodies: `jobs list --state rejected --json`)\n"

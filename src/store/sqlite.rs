@@ -410,8 +410,11 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        let events =
-            sqlx::query(sqlx::AssertSqlSafe(sql::prune_events())).bind(before_ms).execute(&mut *tx).await?.rows_affected();
+        let events = sqlx::query(sqlx::AssertSqlSafe(sql::prune_events()))
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         let jobs = sqlx::query(sql::PRUNE_JOBS).bind(before_ms).execute(&mut *tx).await?.rows_affected();
         let rejected = sqlx::query(sql::PRUNE_REJECTED).bind(before_ms).execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;

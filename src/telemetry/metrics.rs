@@ -46,10 +46,20 @@ pub fn handle() -> &'static PrometheusHandle {
 }
 
 fn describe() {
-    describe_counter!(WEBHOOKS, "Webhook events by source and outcome (accepted, duplicate, ignored) and rejected requests by reason.");
-    describe_counter!(REVOCATIONS, "Zoom revocation attempts by outcome (revoked, not_found, dry_run, failed, dead, retry).");
+    describe_counter!(
+        WEBHOOKS,
+        "Webhook events by source and outcome (accepted, duplicate, ignored) and rejected requests by reason."
+    );
+    describe_counter!(
+        REVOCATIONS,
+        "Zoom revocation attempts by outcome (revoked, not_found, dry_run, failed, dead, retry)."
+    );
     describe_histogram!(ZOOM_LATENCY, metrics::Unit::Seconds, "Duration of one Zoom revoke call.");
-    describe_histogram!(TIME_TO_REVOKE, metrics::Unit::Seconds, "From the first webhook of a job to Zoom confirming the revocation.");
+    describe_histogram!(
+        TIME_TO_REVOKE,
+        metrics::Unit::Seconds,
+        "From the first webhook of a job to Zoom confirming the revocation."
+    );
     describe_counter!(ZOOM_429, "Zoom answers 429 (rate limited).");
     describe_counter!(TOKEN_REFRESHES, "Zoom OAuth access tokens fetched.");
     describe_gauge!(JOBS, "Jobs by state.");
@@ -62,7 +72,8 @@ fn describe() {
 /// Events of one webhook: `outcome` is accepted, duplicate or ignored.
 pub fn webhook_events(source: &str, outcome: &'static str, n: u32) {
     if n > 0 {
-        counter!(WEBHOOKS, "source" => source.to_string(), "outcome" => outcome, "reason" => "").increment(u64::from(n));
+        counter!(WEBHOOKS, "source" => source.to_string(), "outcome" => outcome, "reason" => "")
+            .increment(u64::from(n));
     }
 }
 
