@@ -124,6 +124,11 @@ fn attempts(a: &[AttemptRecord]) -> String {
 }
 
 pub fn job_detail(d: &JobDetail) -> String {
+    job_section(d, true)
+}
+
+/// A job; `with_events` false in an audit, which lists every event once at the top.
+fn job_section(d: &JobDetail, with_events: bool) -> String {
     let j = &d.job;
     let mut out = format!(
         "job {}\n  email     {}\n  state     {}\n  attempts  {}\n  created   {}\n  finished  {}\n  next run  {}\n",
@@ -138,8 +143,10 @@ pub fn job_detail(d: &JobDetail) -> String {
     if let Some(e) = &j.last_error {
         let _ = writeln!(out, "  last      HTTP {} code {} {e}", opt(&j.last_status), opt(&j.last_zoom_code));
     }
-    out.push_str("\nevents\n");
-    out.push_str(&indent(&events(&d.events)));
+    if with_events {
+        out.push_str("\nevents\n");
+        out.push_str(&indent(&events(&d.events)));
+    }
     out.push_str("\nattempts\n");
     out.push_str(&if d.attempts.is_empty() { "  none yet\n".into() } else { indent(&attempts(&d.attempts)) });
     out
@@ -150,7 +157,7 @@ pub fn audit(a: &Audit) -> String {
     out.push_str(&if a.events.is_empty() { "  none\n".into() } else { indent(&events(&a.events)) });
     for d in &a.jobs {
         out.push('\n');
-        out.push_str(&job_detail(d));
+        out.push_str(&job_section(d, false));
     }
     out
 }
