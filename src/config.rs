@@ -34,7 +34,7 @@ pub struct ConfigArgs {
     pub listen_addr: SocketAddr,
 
     /// `sqlite://PATH` (created if missing) or `postgres://...`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db")]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db", hide_env_values = true)]
     pub database_url: String,
 
     /// Zoom Server-to-Server OAuth app: account id.

@@ -28,7 +28,7 @@ struct Cli {
 #[derive(clap::Args)]
 struct StoreArgs {
     /// `sqlite://PATH` or `postgres://...`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db")]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db", hide_env_values = true)]
     database_url: String,
 }
 
@@ -79,7 +79,7 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate {
         /// `sqlite://PATH` or `postgres://...`.
-        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db")]
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db", hide_env_values = true)]
         database_url: String,
     },
     /// Print the headers (and a ready curl line) that `serve` accepts for a body, for one source.

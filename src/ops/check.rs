@@ -49,7 +49,10 @@ pub async fn run(args: &ConfigArgs, env: &HashMap<String, String>) -> Vec<CheckS
             }
         },
         Err(e) => {
-            steps.push(CheckStep { name: "store", ok: false, detail: format!("DATABASE_URL {url}: {e}") });
+            // Some store errors already name the (redacted) URL.
+            let e = e.to_string();
+            let detail = if e.contains("DATABASE_URL") { e } else { format!("DATABASE_URL {url}: {e}") };
+            steps.push(CheckStep { name: "store", ok: false, detail });
             return steps;
         }
     }
