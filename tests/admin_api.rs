@@ -25,7 +25,13 @@ async fn admin_routes_do_not_exist_without_admin_token() {
         let r = app.http.get(format!("{}{path}", app.base_url)).bearer_auth(TOKEN).send().await.unwrap();
         assert_eq!(r.status(), 404, "{path}");
     }
-    let r = app.http.post(format!("{}/admin/revoke", app.base_url)).json(&json!({"emails": ["a@example.com"]})).send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}/admin/revoke", app.base_url))
+        .json(&json!({"emails": ["a@example.com"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert!(app.zoom.calls().is_empty());
 }
@@ -45,7 +51,13 @@ async fn admin_needs_the_bearer_token() {
     let r = app.http.get(&url).header("authorization", TOKEN).send().await.unwrap();
     assert_eq!(r.status(), 401, "the Bearer scheme is required");
     // A mutating route refuses too, and does nothing.
-    let r = app.http.post(format!("{}/admin/revoke", app.base_url)).json(&json!({"emails": ["x@example.com"]})).send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}/admin/revoke", app.base_url))
+        .json(&json!({"emails": ["x@example.com"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert!(app.store.jobs_for_email("x@example.com").await.unwrap().is_empty());
 
@@ -77,7 +89,16 @@ async fn admin_operations_match_the_cli() {
 
     // One attempt allowed: the 500 makes it dead; retry through the API, then it succeeds.
     assert_eq!(app.wait_terminal(email).await.state, "dead");
-    let dead: Value = app.http.get(format!("{base}/admin/jobs?state=dead")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let dead: Value = app
+        .http
+        .get(format!("{base}/admin/jobs?state=dead"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(dead[0]["id"], job_id.as_str());
     let r: Value = app
         .http
@@ -92,12 +113,29 @@ async fn admin_operations_match_the_cli() {
     assert_eq!(r["retried"], true);
     app.wait_job(email, |j| j.state == "revoked", Duration::from_secs(20)).await;
 
-    let show: Value = app.http.get(format!("{base}/admin/jobs/{job_id}")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let show: Value = app
+        .http
+        .get(format!("{base}/admin/jobs/{job_id}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(show["job"]["state"], "revoked");
     assert_eq!(show["attempts"].as_array().unwrap().len(), 2);
 
-    let audit: Value =
-        app.http.get(format!("{base}/admin/audit/{email}")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let audit: Value = app
+        .http
+        .get(format!("{base}/admin/audit/{email}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(audit["outcome"], "revoked");
     assert_eq!(audit["events"][0]["source"], "manual");
 
@@ -105,8 +143,16 @@ async fn admin_operations_match_the_cli() {
     assert_eq!(r.status(), 404);
     let r = app.http.get(format!("{base}/admin/jobs?state=weird")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(r.status(), 400);
-    let retry_dead: Value =
-        app.http.post(format!("{base}/admin/jobs/retry-dead")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let retry_dead: Value = app
+        .http
+        .post(format!("{base}/admin/jobs/retry-dead"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(retry_dead, json!([]));
 }
 

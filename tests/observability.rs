@@ -98,7 +98,12 @@ async fn metrics_parse_count_a_revocation_and_never_carry_an_email() {
     let before = scrape(&url).await;
     let email = "metrics.person@example.com";
     app.zoom.script(email, [Reply::RateLimited { retry_after: Some("0".into()), limit_type: None }]);
-    assert_eq!(app.post_signed("okta", &okta_batch(vec![okta_event("user.lifecycle.suspend", "SUCCESS", email)])).await.status(), 200);
+    assert_eq!(
+        app.post_signed("okta", &okta_batch(vec![okta_event("user.lifecycle.suspend", "SUCCESS", email)]))
+            .await
+            .status(),
+        200
+    );
     assert_eq!(app.wait_terminal(email).await.state, "revoked");
     let bad = app.post_raw("okta", b"{}".to_vec(), &[("authorization".into(), "wrong".into())]).await;
     assert_eq!(bad.status(), 401);
@@ -109,7 +114,10 @@ async fn metrics_parse_count_a_revocation_and_never_carry_an_email() {
     assert_eq!(delta("zoom_sso_revoker_revocations_total", &[("outcome", "retry")]), 1.0);
     assert_eq!(delta("zoom_sso_revoker_webhooks_total", &[("source", "okta"), ("outcome", "accepted")]), 1.0);
     assert_eq!(
-        delta("zoom_sso_revoker_webhooks_total", &[("source", "okta"), ("outcome", "rejected"), ("reason", "bad_signature")]),
+        delta(
+            "zoom_sso_revoker_webhooks_total",
+            &[("source", "okta"), ("outcome", "rejected"), ("reason", "bad_signature")]
+        ),
         1.0,
         "{:?}",
         after.iter().filter(|s| s.name == "zoom_sso_revoker_webhooks_total").collect::<Vec<_>>()
@@ -118,12 +126,14 @@ async fn metrics_parse_count_a_revocation_and_never_carry_an_email() {
     assert!(delta("zoom_sso_revoker_zoom_request_duration_seconds_count", &[]) >= 2.0);
     assert_eq!(delta("zoom_sso_revoker_webhook_to_revoked_seconds_count", &[]), 1.0);
     assert!(value(&after, "zoom_sso_revoker_zoom_token_refreshes_total", &[]) >= 1.0);
-    for gauge in ["zoom_sso_revoker_jobs_pending", "zoom_sso_revoker_jobs_dead", "zoom_sso_revoker_oldest_pending_age_seconds"] {
+    for gauge in
+        ["zoom_sso_revoker_jobs_pending", "zoom_sso_revoker_jobs_dead", "zoom_sso_revoker_oldest_pending_age_seconds"]
+    {
         assert!(after.iter().any(|s| s.name == gauge), "{gauge} missing");
     }
     // Gauges are set from the scraped service's store; other tests in this binary scrape their
     // own stores through the same process-wide recorder, so only their presence is checked here.
-    assert!(after.iter().any(|s| s.name == "zoom_sso_revoker_jobs" && s.labels.get("state").is_some()));
+    assert!(after.iter().any(|s| s.name == "zoom_sso_revoker_jobs" && s.labels.contains_key("state")));
     assert!(after.iter().any(|s| s.name == "zoom_sso_revoker_zoom_request_duration_seconds_bucket"
         && s.labels.get("le").map(String::as_str) == Some("+Inf")));
 
@@ -141,7 +151,10 @@ async fn unknown_sources_do_not_become_label_values() {
     assert_eq!(r.status(), 404);
     let samples = scrape(&format!("{}/metrics", app.base_url)).await;
     assert!(samples.iter().all(|s| s.labels.values().all(|v| v != "attacker-chosen-name")));
-    assert!(value(&samples, "zoom_sso_revoker_webhooks_total", &[("source", "unknown"), ("reason", "unknown_source")]) >= 1.0);
+    assert!(
+        value(&samples, "zoom_sso_revoker_webhooks_total", &[("source", "unknown"), ("reason", "unknown_source")])
+            >= 1.0
+    );
 }
 
 #[tokio::test]

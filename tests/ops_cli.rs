@@ -16,8 +16,12 @@ fn store_vars(app: &TestApp) -> Vec<(String, String)> {
 #[tokio::test]
 async fn revoke_reaches_zoom_and_wait_reports_the_outcome() {
     let app = spawn_app().await;
-    let (out, v) =
-        run_json(app.dir.path(), &["revoke", "Manual.Person@Example.com", "--wait", "--wait-secs", "30"], &store_vars(&app)).await;
+    let (out, v) = run_json(
+        app.dir.path(),
+        &["revoke", "Manual.Person@Example.com", "--wait", "--wait-secs", "30"],
+        &store_vars(&app),
+    )
+    .await;
     assert!(out.status.success(), "stderr: {}", bin::stderr(&out));
     assert_eq!(v[0]["email"], "manual.person@example.com");
     assert_eq!(v[0]["outcome"], "queued");

@@ -47,21 +47,42 @@ async fn no_secret_in_any_output() {
     let okta = okta_batch(vec![okta_event("user.lifecycle.deactivate", "SUCCESS", "okta.person@example.com")]);
     assert_eq!(signed("okta", &okta).send().await.unwrap().status(), 200);
     assert_eq!(signed("hr", &hr_event("e-1", "retry.me@example.com")).send().await.unwrap().status(), 200);
-    let r = http.post(format!("{base}/webhooks/okta")).header("authorization", format!("{OKTA}x")).body("{}").send().await.unwrap();
+    let r = http
+        .post(format!("{base}/webhooks/okta"))
+        .header("authorization", format!("{OKTA}x"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = http.post(format!("{base}/webhooks/okta")).header("authorization", OKTA).body("not json").send().await.unwrap();
+    let r =
+        http.post(format!("{base}/webhooks/okta")).header("authorization", OKTA).body("not json").send().await.unwrap();
     assert_eq!(r.status(), 400);
-    let r = http.get(format!("{base}/webhooks/okta")).header("x-okta-verification-challenge", "abc").send().await.unwrap();
+    let r =
+        http.get(format!("{base}/webhooks/okta")).header("x-okta-verification-challenge", "abc").send().await.unwrap();
     assert_eq!(r.status(), 200);
     let r = http.get(format!("{base}/admin/jobs")).bearer_auth(format!("{ADMIN}x")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let r = http.post(format!("{base}/admin/revoke")).bearer_auth(ADMIN).json(&json!({"emails": ["admin.made@example.com"]})).send().await.unwrap();
+    let r = http
+        .post(format!("{base}/admin/revoke"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"emails": ["admin.made@example.com"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let deadline = Instant::now() + Duration::from_secs(30);
     for email in ["okta.person@example.com", "retry.me@example.com", "admin.made@example.com"] {
         loop {
-            let a: serde_json::Value =
-                http.get(format!("{base}/admin/audit/{email}")).bearer_auth(ADMIN).send().await.unwrap().json().await.unwrap();
+            let a: serde_json::Value = http
+                .get(format!("{base}/admin/audit/{email}"))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             if a["outcome"] == "revoked" {
                 break;
             }
@@ -82,7 +103,17 @@ async fn no_secret_in_any_output() {
     set(&mut pg_vars, "DATABASE_URL", &pg);
     for fmt in ["json", "text"] {
         set(&mut pg_vars, "LOG_FORMAT", fmt);
-        for args in [&["check"][..], &["--json", "check"], &["migrate"], &["serve"], &["jobs", "list"], &["audit", "a@example.com"], &["serve", "--help"], &["check", "--help"], &["revoke", "--help"]] {
+        for args in [
+            &["check"][..],
+            &["--json", "check"],
+            &["migrate"],
+            &["serve"],
+            &["jobs", "list"],
+            &["audit", "a@example.com"],
+            &["serve", "--help"],
+            &["check", "--help"],
+            &["revoke", "--help"],
+        ] {
             let o = bin::run(dir.path(), args, &pg_vars).await;
             output.push_str(&bin::stdout(&o));
             output.push_str(&bin::stderr(&o));
@@ -96,9 +127,12 @@ async fn no_secret_in_any_output() {
     output.push_str(&bin::stderr(&o));
     assert!(output.contains("127.0.0.1:1"), "the postgres runs produced no output naming the host:\n{output}");
 
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", sim::SIM_CLIENT_ID, sim::SIM_CLIENT_SECRET));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", sim::SIM_CLIENT_ID, sim::SIM_CLIENT_SECRET));
     let mut secrets: Vec<String> =
-        [OKTA, HR, HR_OLD, ADMIN, DB_PASSWORD, sim::SIM_CLIENT_SECRET, "wrong-zoom-SECRET-5a1c"].map(String::from).into();
+        [OKTA, HR, HR_OLD, ADMIN, DB_PASSWORD, sim::SIM_CLIENT_SECRET, "wrong-zoom-SECRET-5a1c"]
+            .map(String::from)
+            .into();
     secrets.push(basic);
     secrets.extend(zoom.issued_tokens());
     for s in &secrets {

@@ -57,7 +57,10 @@ pub async fn spawn_serve(dir: &Path, vars: &[(String, String)]) -> Served {
     let mut child = c.spawn().expect("spawn serve");
     let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (tx, rx) = std::sync::mpsc::channel::<String>();
-    for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
         let (out, tx) = (output.clone(), tx.clone());
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
@@ -84,7 +87,8 @@ pub async fn spawn_serve(dir: &Path, vars: &[(String, String)]) -> Served {
 
 impl Served {
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").args([format!("-{sig}"), self.child.id().to_string()]).status().unwrap().success();
+        let ok =
+            Command::new("kill").args([format!("-{sig}"), self.child.id().to_string()]).status().unwrap().success();
         assert!(ok, "kill -{sig} failed");
     }
 
