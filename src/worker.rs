@@ -44,9 +44,12 @@ impl Worker {
             tokio::pin!(notified);
             notified.as_mut().enable();
 
+            // `biased`: once shutdown is requested no further job is claimed, even when a
+            // permit is free at the same moment.
             let first = tokio::select! {
-                p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+                biased;
                 _ = shutdown.cancelled() => break,
+                p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
             };
             let limit = 1 + permits.available_permits() as u32;
             let jobs = match self.store.claim(now_ms(), self.cfg.lease, limit).await {
@@ -79,7 +82,7 @@ impl Worker {
                 let permit = match first.take() {
                     Some(p) => p,
                     None => tokio::select! {
-                        p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+                        biased;
                         _ = shutdown.cancelled() => {
                             // Claimed but never started: hand them straight back.
                             for j in std::iter::once(job).chain(jobs.by_ref()) {
@@ -87,6 +90,7 @@ impl Worker {
                             }
                             break;
                         }
+                        p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
                     },
                 };
                 let me = self.clone();
@@ -127,8 +131,9 @@ impl Worker {
     async fn process(&self, job: ClaimedJob, shutdown: CancellationToken, hard_stop: CancellationToken) {
         // A call that has not started when shutdown begins is not started at all.
         tokio::select! {
-            _ = self.limiter.acquire() => {}
+            biased;
             _ = shutdown.cancelled() => return self.release(&job).await,
+            _ = self.limiter.acquire() => {}
         }
         let started_ms = now_ms();
         let (record, next) = match &self.zoom {
@@ -145,10 +150,11 @@ impl Worker {
             ),
             Some(zoom) => {
                 let report = tokio::select! {
-                    r = zoom.revoke(&job.email) => r,
+                    biased;
                     // Past the shutdown grace: abandon the call (Zoom may or may not have acted;
                     // revoking twice is harmless) and let the next process redo it.
                     _ = hard_stop.cancelled() => return self.release(&job).await,
+                    r = zoom.revoke(&job.email) => r,
                 };
                 metrics::zoom_call(report.duration, report.outcome.label());
                 if matches!(report.outcome, Outcome::RateLimited { .. }) {
