@@ -4,7 +4,7 @@
 //! job queue is ours on purpose (STYLE.md): "accept means committed" needs the event and its job
 //! in the same transaction as the dedupe and coalescing constraints.
 
-pub mod sql;
+pub mod ops_sql;
 pub mod sqlite;
 
 use crate::email::Email;

@@ -193,7 +193,7 @@ fn job_row(r: &sqlx::sqlite::SqliteRow) -> Result<JobRow, sqlx::Error> {
     })
 }
 
-use super::sql::JOB_COLUMNS;
+use super::ops_sql::{self as sql, JOB_COLUMNS};
 
 #[async_trait]
 impl Store for SqliteStore {

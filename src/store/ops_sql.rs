@@ -1,11 +1,8 @@
-//! Statements of the operations queries, written once in SQL that SQLite and PostgreSQL both
-//! accept (`$n` placeholders, integer-millisecond times, no backend-only functions), so every
-//! backend runs the same text.
+//! Statements of the operations queries (listings, audit, retry, release, retention), written
+//! once in SQL that SQLite and PostgreSQL both accept (`$n` placeholders, integer-millisecond
+//! times, no backend-only functions), so every backend runs the same text.
 
 pub const JOB_COLUMNS: &str = "id, email, state, attempts, next_run_at, created_at, updated_at, finished_at, last_status, last_zoom_code, last_error";
-
-pub const EVENT_COLUMNS: &str =
-    "id, source, event_id, event_type, email, occurred_at, received_at, job_id, ignored_reason";
 
 /// `$1` state or NULL, `$2` email or NULL, `$3` limit.
 pub const LIST_JOBS: &str = "SELECT id, email, state, attempts, next_run_at, created_at, updated_at, finished_at, last_status, last_zoom_code, last_error
