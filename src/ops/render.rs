@@ -192,3 +192,20 @@ pub fn check(steps: &[CheckStep]) -> String {
 fn indent(s: &str) -> String {
     s.lines().map(|l| format!("  {l}\n")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(time(1_796_342_400_123), "2026-12-04T00:00:00.123Z");
+    }
+
+    #[test]
+    fn tables_pad_columns_to_the_widest_cell() {
+        let t = table(&["A", "LONGER"], &[vec!["wide cell".into(), "x".into()], vec!["b".into(), "y".into()]]);
+        assert_eq!(t, "A          LONGER\nwide cell  x\nb          y\n");
+    }
+}
