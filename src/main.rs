@@ -67,8 +67,6 @@ enum JobsCommand {
     },
 }
 
-// Parsed once per process; boxing the settings would buy nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the service: webhook receiver and Zoom worker.
