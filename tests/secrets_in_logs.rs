@@ -15,6 +15,36 @@ const HR: &str = "hr-SECRET-value-2d8e6f4a0c";
 const HR_OLD: &str = "hr-OLD-rotated-secret-9b1d";
 const ADMIN: &str = "admin-SECRET-token-4c7e1a9f3d";
 const DB_PASSWORD: &str = "db-PASSWORD-8e2b5d7f1a";
+const WORKOS: &str = "workos-SECRET-value-6b2f8d";
+/// A Standard Webhooks secret: `whsec_` + base64 of "clerk-SECRET-key-bytes-3e9a".
+const CLERK: &str = "whsec_Y2xlcmstU0VDUkVULWtleS1ieXRlcy0zZTlh";
+const ZITADEL: &str = "zitadel-SECRET-signing-key-1f7c";
+const KEYCLOAK: &str = "keycloak-SECRET-value-8a4d";
+const GOOGLE: &str = "google-SECRET-channel-token-5e0b";
+
+/// Every preset as a source, each with its own secret.
+fn every_preset(vars: &mut Vec<(String, String)>) {
+    set(vars, "WEBHOOK_SOURCES", "okta,hr,workos,clerk,zitadel,keycloak,google");
+    for (k, v) in [
+        ("WEBHOOK_OKTA_SECRET", OKTA.to_string()),
+        ("WEBHOOK_HR_SECRET", format!("{HR},{HR_OLD}")),
+        ("WEBHOOK_WORKOS_PROVIDER", "workos".into()),
+        ("WEBHOOK_WORKOS_SECRET", WORKOS.into()),
+        ("WEBHOOK_CLERK_PROVIDER", "standard-webhooks".into()),
+        ("WEBHOOK_CLERK_SECRET", CLERK.into()),
+        ("WEBHOOK_ZITADEL_PROVIDER", "zitadel".into()),
+        ("WEBHOOK_ZITADEL_SECRET", ZITADEL.into()),
+        ("WEBHOOK_ZITADEL_EMAIL_POINTER", "/event_payload/email".into()),
+        ("WEBHOOK_KEYCLOAK_PROVIDER", "keycloak".into()),
+        ("WEBHOOK_KEYCLOAK_SECRET", KEYCLOAK.into()),
+        ("WEBHOOK_GOOGLE_PROVIDER", "google".into()),
+        ("WEBHOOK_GOOGLE_SECRET", GOOGLE.into()),
+    ] {
+        set(vars, k, &v);
+    }
+}
+
+const ALL_WEBHOOK_SECRETS: &[&str] = &[OKTA, HR, HR_OLD, WORKOS, CLERK, ZITADEL, KEYCLOAK, GOOGLE];
 
 #[tokio::test]
 async fn no_secret_in_any_output() {
@@ -25,8 +55,7 @@ async fn no_secret_in_any_output() {
     let mut vars = base_vars(&zoom, &db);
     set(&mut vars, "LOG_FORMAT", "json");
     set(&mut vars, "RUST_LOG", "trace");
-    set(&mut vars, "WEBHOOK_OKTA_SECRET", OKTA);
-    set(&mut vars, "WEBHOOK_HR_SECRET", &format!("{HR},{HR_OLD}"));
+    every_preset(&mut vars);
     set(&mut vars, "ADMIN_TOKEN", ADMIN);
     let mut output = String::new();
 
@@ -44,6 +73,13 @@ async fn no_secret_in_any_output() {
         }
         req.body(bytes)
     };
+    // Every preset: a correctly signed request (whatever the body makes of it) and a forged one.
+    for source in ["workos", "clerk", "zitadel", "keycloak", "google"] {
+        let status = signed(source, &json!({"id": "x", "type": "user.deleted"})).send().await.unwrap().status();
+        assert_ne!(status, 401, "{source}: a correctly signed request was refused");
+        let forged = http.post(format!("{base}/webhooks/{source}")).body("{}").send().await.unwrap().status();
+        assert_eq!(forged, 401, "{source}");
+    }
     let okta = okta_batch(vec![okta_event("user.lifecycle.deactivate", "SUCCESS", "okta.person@example.com")]);
     assert_eq!(signed("okta", &okta).send().await.unwrap().status(), 200);
     assert_eq!(signed("hr", &hr_event("e-1", "retry.me@example.com")).send().await.unwrap().status(), 200);
@@ -149,15 +185,16 @@ fn context(text: &str, needle: &str) -> String {
 async fn config_debug_holds_no_secret() {
     let zoom = SimZoom::start().await.unwrap();
     let mut vars = base_vars(&zoom, &format!("postgres://revoker:{DB_PASSWORD}@db.internal/revoker"));
-    set(&mut vars, "WEBHOOK_OKTA_SECRET", OKTA);
-    set(&mut vars, "WEBHOOK_HR_SECRET", &format!("{HR},{HR_OLD}"));
+    every_preset(&mut vars);
     set(&mut vars, "ADMIN_TOKEN", ADMIN);
     let config = config_from(&vars);
     let args: Vec<_> = vars.into_iter().filter(|(k, _)| !k.starts_with("WEBHOOK_") || k == "WEBHOOK_SOURCES").collect();
     let args = zoom_sso_revoker::config::ConfigArgs::from_vars(&args).unwrap();
     let printed = format!("{config:?}\n{config:#?}\n{args:?}");
     assert!(printed.contains("db.internal") && printed.contains("redacted"), "{printed}");
-    for s in [OKTA, HR, HR_OLD, ADMIN, DB_PASSWORD, sim::SIM_CLIENT_SECRET] {
+    for s in
+        ALL_WEBHOOK_SECRETS.iter().chain(&[ADMIN, DB_PASSWORD, sim::SIM_CLIENT_SECRET, "clerk-SECRET-key-bytes-3e9a"])
+    {
         assert!(!printed.contains(s), "{s:?} in Debug output:\n{}", context(&printed, s));
     }
 }
