@@ -34,7 +34,7 @@ pub struct ConfigArgs {
     pub listen_addr: SocketAddr,
 
     /// `sqlite://PATH` (created if missing) or `postgres://...`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db")]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db", hide_env_values = true)]
     pub database_url: String,
 
     /// Zoom Server-to-Server OAuth app: account id.
@@ -124,6 +124,23 @@ pub struct ConfigArgs {
     /// Log format: `json` or `text`.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+
+    // --- Operations (issue 4) ---
+    /// Bearer token that enables the admin API under /admin/ (unset: no admin routes).
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub admin_token: Option<SecretString>,
+
+    /// Serve /metrics on this separate address instead of LISTEN_ADDR.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Days finished history (jobs, events, attempts, rejected requests) is kept; 0 keeps it forever.
+    #[arg(long, env = "RETENTION_DAYS", default_value_t = 90)]
+    pub retention_days: u64,
+
+    /// Seconds Zoom calls in flight may finish after SIGTERM/SIGINT; the rest are released.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
 }
 
 impl ConfigArgs {
@@ -188,10 +205,12 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     pub lease: Duration,
     pub poll_interval: Duration,
+    /// How long Zoom calls in flight may finish after a shutdown signal.
+    pub shutdown_grace: Duration,
 }
 
-/// Validated configuration.
-#[derive(Debug, Clone)]
+/// Validated configuration. `Debug` is written by hand below so no secret ever prints.
+#[derive(Clone)]
 pub struct Config {
     pub listen_addr: SocketAddr,
     pub database_url: String,
@@ -203,12 +222,64 @@ pub struct Config {
     pub retry: RetryPolicy,
     pub worker: WorkerConfig,
     pub log_format: LogFormat,
+    pub ops: OpsConfig,
+}
+
+/// Operations settings (admin API, metrics listener, retention).
+#[derive(Clone)]
+pub struct OpsConfig {
+    /// `None`: the admin API is not routed at all.
+    pub admin_token: Option<SecretString>,
+    pub metrics_addr: Option<SocketAddr>,
+    /// `None`: history is kept forever.
+    pub retention: Option<Duration>,
+}
+
+impl std::fmt::Debug for OpsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpsConfig")
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
+            .field("metrics_addr", &self.metrics_addr)
+            .field("retention", &self.retention)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // DATABASE_URL may hold a password; the rest hold secrets only in secrecy types.
+        f.debug_struct("Config")
+            .field("listen_addr", &self.listen_addr)
+            .field("database_url", &crate::store::redact_url(&self.database_url))
+            .field("zoom", &self.zoom)
+            .field("dry_run", &self.dry_run)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("sources", &self.sources)
+            .field("policy", &self.policy)
+            .field("retry", &self.retry)
+            .field("worker", &self.worker)
+            .field("log_format", &self.log_format)
+            .field("ops", &self.ops)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Json,
     Text,
+}
+
+/// `ALLOWED_EMAIL_DOMAINS` and `PROTECTED_EMAILS` as a policy (also used by `revoke`, which
+/// needs only these two settings).
+pub fn policy_from_lists(allowed: &[String], protected: &[String]) -> Result<EmailPolicy, ConfigError> {
+    let mut list = Vec::new();
+    for p in protected.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        list.push(Email::parse(p).map_err(|e| invalid("PROTECTED_EMAILS", format!("{p:?}: {e}")))?);
+    }
+    let allowed_domains =
+        allowed.iter().map(|d| d.trim().trim_start_matches('@').to_lowercase()).filter(|d| !d.is_empty()).collect();
+    Ok(EmailPolicy { allowed_domains, protected: list })
 }
 
 impl Config {
@@ -271,22 +342,16 @@ impl Config {
                     format!("{name:?}: names may hold letters, digits, '-' and '_'"),
                 ));
             }
+            if name == crate::ops::MANUAL_SOURCE {
+                return Err(invalid("WEBHOOK_SOURCES", format!("{name:?} is reserved for manual revocations")));
+            }
             if sources.iter().any(|s| s.name == name) {
                 return Err(invalid("WEBHOOK_SOURCES", format!("{name:?} is listed twice")));
             }
             sources.push(Arc::new(Source::from_options(&SourceOptions::from_env(name, env))?));
         }
 
-        let mut protected = Vec::new();
-        for p in args.protected_emails.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-            protected.push(Email::parse(p).map_err(|e| invalid("PROTECTED_EMAILS", format!("{p:?}: {e}")))?);
-        }
-        let allowed_domains = args
-            .allowed_email_domains
-            .iter()
-            .map(|d| d.trim().trim_start_matches('@').to_lowercase())
-            .filter(|d| !d.is_empty())
-            .collect();
+        let policy = policy_from_lists(&args.allowed_email_domains, &args.protected_emails)?;
 
         let jitter = match args.retry_jitter.trim() {
             "full" => Jitter::Full,
@@ -330,14 +395,25 @@ impl Config {
             dry_run: args.dry_run,
             max_body_bytes: args.max_body_bytes,
             sources,
-            policy: EmailPolicy { allowed_domains, protected },
+            policy,
             retry,
             worker: WorkerConfig {
                 concurrency: args.worker_concurrency,
                 lease: Duration::from_secs(args.job_lease_secs),
                 poll_interval: Duration::from_millis(args.worker_poll_ms.max(10)),
+                shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
             },
             log_format,
+            ops: OpsConfig {
+                admin_token: match &args.admin_token {
+                    Some(t) if secrecy::ExposeSecret::expose_secret(t).trim().len() < 16 => {
+                        return Err(invalid("ADMIN_TOKEN", "must be at least 16 characters (use a long random value)"));
+                    }
+                    t => t.clone(),
+                },
+                metrics_addr: args.metrics_addr,
+                retention: (args.retention_days > 0).then(|| Duration::from_secs(args.retention_days * 86_400)),
+            },
         })
     }
 

@@ -10,7 +10,9 @@ pub mod demo;
 pub mod email;
 pub mod http;
 pub mod ingest;
+pub mod ops;
 pub mod providers;
+pub mod retention;
 pub mod retry;
 pub mod sign;
 pub mod sim;
@@ -55,10 +57,37 @@ pub async fn run_with_store(
         wake: wake.clone(),
     });
     let worker_task = tokio::spawn(worker.run(shutdown.clone()));
-    let app = http::router(http::AppState { config: config.clone(), store, wake });
-    tracing::info!(addr = %listener.local_addr()?, sources = config.sources.len(), dry_run = config.dry_run, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
+    telemetry::metrics::handle();
+    let retention_task = tokio::spawn(retention::run(store.clone(), config.ops.retention, shutdown.clone()));
+    let state = http::AppState { config: config.clone(), store, wake };
+    let metrics_task = match config.ops.metrics_addr {
+        Some(addr) => {
+            let l = TcpListener::bind(addr).await.with_context(|| format!("binding METRICS_ADDR {addr}"))?;
+            tracing::info!(addr = %l.local_addr()?, "metrics listening");
+            let app = http::metrics_router(state.clone());
+            Some(tokio::spawn(
+                axum::serve(l, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future(),
+            ))
+        }
+        None => None,
+    };
+    let app = http::router(state);
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        sources = config.sources.len(),
+        dry_run = config.dry_run,
+        admin_api = config.ops.admin_token.is_some(),
+        "listening"
+    );
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
+    // However serving ended, the worker and the other tasks stop too.
     shutdown.cancel();
     worker_task.await.context("worker task")?;
+    retention_task.await.context("retention task")?;
+    if let Some(t) = metrics_task {
+        t.await.context("metrics listener")??;
+    }
+    served?;
+    tracing::info!("stopped");
     Ok(())
 }

@@ -17,8 +17,54 @@ use zoom_sso_revoker::{store, telemetry};
 #[derive(Parser)]
 #[command(name = "zoom-sso-revoker", version, about, long_about)]
 struct Cli {
+    /// Print JSON instead of tables (revoke, jobs, audit, check).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The store the operations commands read and write (the one `serve` uses).
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// `sqlite://PATH` or `postgres://...`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db", hide_env_values = true)]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List jobs, newest first; `--state rejected` lists authenticated requests that could not be
+    /// parsed, with the reason and the body.
+    List {
+        /// pending, in_flight, revoked, not_found, dry_run, failed, dead, or rejected.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this person's jobs.
+        #[arg(long)]
+        email: Option<String>,
+        /// Most rows shown.
+        #[arg(long, default_value_t = zoom_sso_revoker::ops::DEFAULT_LIMIT)]
+        limit: u32,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// One job: its events and every attempt.
+    Show {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Put a failed or dead job back in the queue (the running service picks it up).
+    Retry {
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        id: Option<String>,
+        /// Retry every dead job.
+        #[arg(long)]
+        all_dead: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -33,7 +79,7 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate {
         /// `sqlite://PATH` or `postgres://...`.
-        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db")]
+        #[arg(long, env = "DATABASE_URL", default_value = "sqlite://zoom-sso-revoker.db", hide_env_values = true)]
         database_url: String,
     },
     /// Print the headers (and a ready curl line) that `serve` accepts for a body, for one source.
@@ -48,6 +94,43 @@ enum Command {
         #[arg(long)]
         file: Option<std::path::PathBuf>,
         // Boxed: the settings are large and this variant would otherwise size the whole enum.
+        #[command(flatten)]
+        config: Box<ConfigArgs>,
+    },
+    /// Revoke these people's Zoom SSO tokens now, through the same queue as webhooks (source
+    /// `manual`); the running service makes the calls.
+    Revoke {
+        #[arg(required = true)]
+        emails: Vec<String>,
+        /// Wait until each revocation reaches a final state; exit 1 unless all are revoked,
+        /// not_found or dry_run.
+        #[arg(long)]
+        wait: bool,
+        /// Longest wait with --wait, in seconds.
+        #[arg(long, default_value_t = 120)]
+        wait_secs: u64,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only people in these domains may be revoked (as for serve).
+        #[arg(long, env = "ALLOWED_EMAIL_DOMAINS", value_delimiter = ',', default_value = "")]
+        allowed_email_domains: Vec<String>,
+        /// Never revoked (as for serve).
+        #[arg(long, env = "PROTECTED_EMAILS", value_delimiter = ',', default_value = "")]
+        protected_emails: Vec<String>,
+    },
+    /// Jobs: list, show, retry.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// A person's whole history: every event received, every job and attempt, the outcome.
+    Audit {
+        email: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Check the configuration, the store and a Zoom token; exit 1 with the reason on failure.
+    Check {
         #[command(flatten)]
         config: Box<ConfigArgs>,
     },
@@ -75,7 +158,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(dispatch(cli.command)) {
+    match rt.block_on(dispatch(cli.command, cli.json)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -84,7 +167,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
+async fn dispatch(cmd: Command, json: bool) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Serve { config } => {
             let env: HashMap<String, String> = std::env::vars().collect();
@@ -143,6 +226,11 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("migrations applied to {}", store::redact_url(&database_url));
             Ok(ExitCode::SUCCESS)
         }
+        cmd @ (Command::Revoke { .. } | Command::Jobs { .. } | Command::Audit { .. } | Command::Check { .. }) => {
+            // Warnings only, on stderr: stdout is the command's answer (often JSON).
+            telemetry::init_with_default(zoom_sso_revoker::config::LogFormat::Text, "warn");
+            operate(cmd, json).await
+        }
         Command::Healthcheck { url } => {
             let url = format!("{}/healthz", url.trim_end_matches('/'));
             let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
@@ -157,6 +245,86 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+    }
+}
+
+/// Prints `value` as JSON or through `table`.
+fn print<T: serde::Serialize>(json: bool, value: &T, table: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", table(value));
+    }
+    Ok(())
+}
+
+/// The operator commands (SPEC §8); the logic is in `zoom_sso_revoker::ops`.
+async fn operate(cmd: Command, json: bool) -> anyhow::Result<ExitCode> {
+    use zoom_sso_revoker::ops::{self, render};
+    let open = |url: String| async move {
+        store::connect(&url).await.with_context(|| format!("opening DATABASE_URL {}", store::redact_url(&url)))
+    };
+    match cmd {
+        Command::Revoke { emails, wait, wait_secs, store, allowed_email_domains, protected_emails } => {
+            let policy = zoom_sso_revoker::config::policy_from_lists(&allowed_email_domains, &protected_emails)?;
+            let s = open(store.database_url).await?;
+            let mut results = ops::revoke(&s, &policy, &emails).await?;
+            let mut ok = results.iter().all(|r| r.job_id.is_some());
+            if wait {
+                let finished = ops::wait_final(&s, &mut results, std::time::Duration::from_secs(wait_secs)).await?;
+                if !finished {
+                    eprintln!(
+                        "not every revocation finished within {wait_secs} s (is `serve` running against this DATABASE_URL?)"
+                    );
+                }
+                ok &= finished
+                    && results
+                        .iter()
+                        .all(|r| r.state.as_deref().is_none_or(|st| matches!(st, "revoked" | "not_found" | "dry_run")));
+            }
+            print(json, &results, |r| render::manual(r))?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Jobs { command: JobsCommand::List { state, email, limit, store } } => {
+            let s = open(store.database_url).await?;
+            let l = ops::list(&s, state.as_deref(), email.as_deref(), Some(limit)).await?;
+            print(json, &l, render::listing)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Jobs { command: JobsCommand::Show { id, store } } => {
+            let s = open(store.database_url).await?;
+            let d = ops::show(&s, &id).await?;
+            print(json, &d, render::job_detail)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Jobs { command: JobsCommand::Retry { id, all_dead, store } } => {
+            let s = open(store.database_url).await?;
+            let reports = match id {
+                Some(id) if !all_dead => vec![ops::retry(&s, &id).await?],
+                _ => ops::retry_all_dead(&s).await?,
+            };
+            print(json, &reports, |r| render::retries(r))?;
+            Ok(if reports.iter().all(|r| r.retried) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Audit { email, store } => {
+            let s = open(store.database_url).await?;
+            let a = ops::audit(&s, &email).await?;
+            print(json, &a, render::audit)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config } => {
+            let env: HashMap<String, String> = std::env::vars().collect();
+            let steps = ops::check::run(&config, &env).await;
+            print(json, &steps, |s| render::check(s))?;
+            Ok(if ops::check::passed(&steps) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Serve { .. }
+        | Command::Demo
+        | Command::Migrate { .. }
+        | Command::Sign { .. }
+        | Command::Healthcheck { .. } => {
+            anyhow::bail!("not an operator command")
         }
     }
 }

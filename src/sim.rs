@@ -57,6 +57,7 @@ struct Bucket {
 
 struct Sim {
     tokens: Mutex<Vec<String>>,
+    issued: Mutex<Vec<String>>,
     invalidate_previous: std::sync::atomic::AtomicBool,
     scripts: Mutex<HashMap<String, VecDeque<Reply>>>,
     unknown: Mutex<HashSet<String>>,
@@ -88,6 +89,7 @@ impl SimZoom {
         let addr = listener.local_addr()?;
         let sim = Arc::new(Sim {
             tokens: Mutex::default(),
+            issued: Mutex::default(),
             invalidate_previous: false.into(),
             scripts: Mutex::default(),
             unknown: Mutex::default(),
@@ -177,6 +179,16 @@ impl SimZoom {
         self.sim.overlaps.load(Ordering::Relaxed)
     }
 
+    /// Revoke calls being answered right now (a `Reply::Slow` in progress, for instance).
+    pub fn in_flight_calls(&self) -> u32 {
+        self.sim.in_flight.lock().unwrap().values().sum()
+    }
+
+    /// Every access token issued so far (tests check none of them is ever logged).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.sim.issued.lock().unwrap().clone()
+    }
+
     pub fn rejected_429(&self) -> u64 {
         self.sim.rejected_429.load(Ordering::Relaxed)
     }
@@ -214,6 +226,7 @@ async fn token(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> 
             tokens.clear();
         }
         tokens.push(value.clone());
+        sim.issued.lock().unwrap().push(value.clone());
     }
     Json(json!({"access_token": value, "token_type": "bearer", "expires_in": 3600, "scope": "user:delete:token:admin"}))
         .into_response()

@@ -16,3 +16,5 @@ pub fn init_with_default(format: LogFormat, default: &str) {
         LogFormat::Text => builder.try_init(),
     };
 }
+
+pub mod metrics;

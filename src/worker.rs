@@ -4,6 +4,7 @@
 use crate::config::WorkerConfig;
 use crate::retry::RetryPolicy;
 use crate::store::{AttemptRecord, ClaimedJob, DynStore, JobState, NextStep, now_ms};
+use crate::telemetry::metrics;
 use crate::zoom::{Limiter, Outcome, ZoomClient};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -28,10 +29,14 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Runs until `shutdown`; then waits for calls in flight (each bounded by the HTTP timeout).
+    /// Runs until `shutdown`. Then no new call starts; calls in flight get
+    /// `WorkerConfig::shutdown_grace` to finish, after which they are abandoned and their jobs
+    /// released (pending again, the attempt uncounted) so the next process takes them at once
+    /// instead of after the lease. At most one call is thus repeated, never lost.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let permits = Arc::new(Semaphore::new(self.cfg.concurrency));
         let tasks = TaskTracker::new();
+        let hard_stop = CancellationToken::new();
         loop {
             // Interest is registered before the query, so an enqueue between the query and the
             // wait still wakes us.
@@ -39,9 +44,12 @@ impl Worker {
             tokio::pin!(notified);
             notified.as_mut().enable();
 
+            // `biased`: once shutdown is requested no further job is claimed, even when a
+            // permit is free at the same moment.
             let first = tokio::select! {
-                p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+                biased;
                 _ = shutdown.cancelled() => break,
+                p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
             };
             let limit = 1 + permits.available_permits() as u32;
             let jobs = match self.store.claim(now_ms(), self.cfg.lease, limit).await {
@@ -69,16 +77,28 @@ impl Worker {
                 continue;
             }
             let mut first = Some(first);
-            for job in jobs {
+            let mut jobs = jobs.into_iter();
+            while let Some(job) = jobs.next() {
                 let permit = match first.take() {
                     Some(p) => p,
-                    None => permits.clone().acquire_owned().await.expect("semaphore never closed"),
+                    None => tokio::select! {
+                        biased;
+                        _ = shutdown.cancelled() => {
+                            // Claimed but never started: hand them straight back.
+                            for j in std::iter::once(job).chain(jobs.by_ref()) {
+                                self.release(&j).await;
+                            }
+                            break;
+                        }
+                        p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+                    },
                 };
                 let me = self.clone();
                 let span = tracing::info_span!("attempt", job_id = %job.id, attempt = job.attempts);
+                let (soft, hard) = (shutdown.clone(), hard_stop.clone());
                 tasks.spawn(
                     async move {
-                        me.process(job).await;
+                        me.process(job, soft, hard).await;
                         drop(permit);
                     }
                     .instrument(span),
@@ -86,11 +106,35 @@ impl Worker {
             }
         }
         tasks.close();
-        tasks.wait().await;
+        if tokio::time::timeout(self.cfg.shutdown_grace, tasks.wait()).await.is_err() {
+            warn!(
+                grace_secs = self.cfg.shutdown_grace.as_secs_f64(),
+                in_flight = tasks.len(),
+                "shutdown grace elapsed; releasing the jobs of unfinished Zoom calls"
+            );
+            hard_stop.cancel();
+            tasks.wait().await;
+        }
     }
 
-    async fn process(&self, job: ClaimedJob) {
-        self.limiter.acquire().await;
+    /// Hands a claimed job back (see [`Worker::run`]).
+    async fn release(&self, job: &ClaimedJob) {
+        match self.store.release(job, now_ms()).await {
+            Ok(true) => info!(job_id = %job.id, "job released for the next process"),
+            Ok(false) => {}
+            Err(e) => {
+                warn!(job_id = %job.id, error = %e, "releasing the job failed; it is retried when its lease expires")
+            }
+        }
+    }
+
+    async fn process(&self, job: ClaimedJob, shutdown: CancellationToken, hard_stop: CancellationToken) {
+        // A call that has not started when shutdown begins is not started at all.
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return self.release(&job).await,
+            _ = self.limiter.acquire() => {}
+        }
         let started_ms = now_ms();
         let (record, next) = match &self.zoom {
             None => (
@@ -105,7 +149,17 @@ impl Worker {
                 NextStep::Finish(JobState::DryRun),
             ),
             Some(zoom) => {
-                let report = zoom.revoke(&job.email).await;
+                let report = tokio::select! {
+                    biased;
+                    // Past the shutdown grace: abandon the call (Zoom may or may not have acted;
+                    // revoking twice is harmless) and let the next process redo it.
+                    _ = hard_stop.cancelled() => return self.release(&job).await,
+                    r = zoom.revoke(&job.email) => r,
+                };
+                metrics::zoom_call(report.duration, report.outcome.label());
+                if matches!(report.outcome, Outcome::RateLimited { .. }) {
+                    metrics::rate_limited();
+                }
                 let next = self.next_step(&job, &report.outcome);
                 let error = match &report.outcome {
                     Outcome::Revoked | Outcome::NotFound => None,
@@ -131,6 +185,13 @@ impl Worker {
             }
         };
         info!(outcome = %record.outcome, status = ?record.http_status, zoom_code = ?record.zoom_code, duration_ms = record.duration_ms, "zoom attempt");
+        metrics::revocation(match next {
+            NextStep::Finish(s) => s.as_str(),
+            NextStep::RetryAt(_) => "retry",
+        });
+        if next == NextStep::Finish(JobState::Revoked) {
+            metrics::time_to_revoke((now_ms() - job.created_at_ms) as f64 / 1000.0);
+        }
         match self.store.complete(&job, record, next).await {
             Ok(true) => {}
             Ok(false) => warn!("lease lost before completion; the newer claim's result stands"),

@@ -1,9 +1,11 @@
 //! The HTTP surface (SPEC §8): webhooks, handshakes, health. Handlers are thin: the pipeline
 //! itself lives in [`crate::ingest`].
 
+pub mod admin;
 mod error;
+pub mod openapi;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
 use crate::ingest::{self, IngestError};
 use crate::providers::RawWebhook;
@@ -37,11 +39,18 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let x_request_id = header::HeaderName::from_static("x-request-id");
-    Router::new()
+    let mut app = Router::new()
         .route("/webhooks/{source}", get(handshake).post(receive))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(state)
+        .route("/openapi.json", get(openapi_json));
+    if state.config.ops.metrics_addr.is_none() {
+        app = app.route("/metrics", get(metrics));
+    }
+    if let Some(admin) = admin::routes(&state) {
+        app = app.merge(admin);
+    }
+    app.with_state(state)
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
@@ -53,13 +62,31 @@ pub fn router(state: AppState) -> Router {
         .layer(SetSensitiveRequestHeadersLayer::new(sensitive_headers()))
 }
 
+/// The router of the separate metrics listener (`METRICS_ADDR`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(state)
+}
+
 fn sensitive_headers() -> Vec<header::HeaderName> {
     let mut v: Vec<header::HeaderName> = [header::AUTHORIZATION, header::COOKIE, header::PROXY_AUTHORIZATION].into();
     v.push(header::HeaderName::from_static("x-goog-channel-token"));
     v
 }
 
-async fn receive(
+/// Receive a signed webhook. Verified on the raw bytes with the source's provider scheme; answered
+/// 200 only after its events are durably stored.
+#[utoipa::path(post, path = "/webhooks/{source}", tag = "webhooks",
+    params(("source" = String, Path, description = "A name from WEBHOOK_SOURCES")),
+    request_body(content = Object, content_type = "application/json", description = "The provider's payload, exactly as it signed it"),
+    responses(
+        (status = 200, body = crate::store::IngestCounts, description = "Stored: accepted, duplicate and ignored events"),
+        (status = 400, body = ErrorBody, description = "Authenticated but unparseable; kept for replay"),
+        (status = 401, body = ErrorBody, description = "Authentication failed"),
+        (status = 404, body = ErrorBody, description = "Unknown source"),
+        (status = 413, description = "Body larger than MAX_BODY_BYTES"),
+        (status = 503, body = ErrorBody, description = "Store unavailable; retry"),
+    ))]
+pub async fn receive(
     State(state): State<AppState>,
     Path(source): Path<String>,
     headers: HeaderMap,
@@ -77,7 +104,11 @@ async fn receive(
     }
 }
 
-async fn handshake(State(state): State<AppState>, Path(source): Path<String>, headers: HeaderMap) -> Response {
+/// Provider handshakes (Okta's one-time verification challenge).
+#[utoipa::path(get, path = "/webhooks/{source}", tag = "webhooks",
+    params(("source" = String, Path, description = "A name from WEBHOOK_SOURCES")),
+    responses((status = 200, body = Object, description = "The handshake answer"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn handshake(State(state): State<AppState>, Path(source): Path<String>, headers: HeaderMap) -> Response {
     let Some(src) = state.config.source(&source) else {
         return ApiError::UnknownSource.into_response();
     };
@@ -87,11 +118,15 @@ async fn handshake(State(state): State<AppState>, Path(source): Path<String>, he
     }
 }
 
-async fn healthz() -> impl IntoResponse {
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Object)))]
+pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+/// The store answers.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Object), (status = 503, body = Object)))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
         Err(e) => {
@@ -110,4 +145,17 @@ impl From<IngestError> for ApiError {
             IngestError::Store(_) => ApiError::Unavailable,
         }
     }
+}
+
+/// Prometheus metrics (text exposition). On `METRICS_ADDR` instead when that is set.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let body = crate::telemetry::metrics::render(&state.store).await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+/// This service's OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", tag = "health", responses((status = 200, body = Object)))]
+pub async fn openapi_json() -> Response {
+    Json(openapi::document()).into_response()
 }

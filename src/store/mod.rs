@@ -4,6 +4,7 @@
 //! job queue is ours on purpose (STYLE.md): "accept means committed" needs the event and its job
 //! in the same transaction as the dedupe and coalescing constraints.
 
+pub mod ops_sql;
 pub mod sqlite;
 
 use crate::email::Email;
@@ -105,7 +106,7 @@ pub struct IngestBatch {
     pub events: Vec<NewEvent>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct IngestCounts {
     pub accepted: u32,
     pub duplicates: u32,
@@ -125,7 +126,7 @@ pub struct ClaimedJob {
 }
 
 /// One Zoom call, for the audit trail.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AttemptRecord {
     pub started_at_ms: i64,
     pub duration_ms: i64,
@@ -153,7 +154,8 @@ pub struct RejectedRequest {
     pub body: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A job as stored; times are Unix milliseconds.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct JobRow {
     pub id: String,
     pub email: String,
@@ -166,6 +168,49 @@ pub struct JobRow {
     pub last_status: Option<i64>,
     pub last_zoom_code: Option<i64>,
     pub last_error: Option<String>,
+}
+
+/// A received event as stored (the audit trail's first half); times are Unix milliseconds.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct EventRow {
+    pub id: String,
+    pub source: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub email: Option<String>,
+    pub occurred_at: Option<String>,
+    pub received_at: i64,
+    /// The job this event queued or attached to; `None` when it was ignored.
+    pub job_id: Option<String>,
+    /// Why the event was not queued (invalid email, protected, foreign domain, ...).
+    pub ignored_reason: Option<String>,
+}
+
+/// An authenticated request that could not be parsed, kept so it can be fixed and replayed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RejectedRow {
+    pub id: String,
+    pub source: String,
+    pub received_at: i64,
+    pub reason: String,
+    pub body: Vec<u8>,
+}
+
+/// Which jobs `list_jobs` returns, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub state: Option<JobState>,
+    pub email: Option<String>,
+    pub limit: u32,
+}
+
+/// What `prune` removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub jobs: u64,
+    pub events: u64,
+    pub attempts: u64,
+    pub rejected: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +250,28 @@ pub trait Store: Send + Sync + 'static {
     async fn attempts(&self, job_id: &str) -> Result<Vec<AttemptRecord>, StoreError>;
     /// Number of jobs per state.
     async fn count_by_state(&self) -> Result<Vec<(String, i64)>, StoreError>;
+
+    // --- Operations (CLI, admin API, metrics, retention, shutdown) ---
+
+    /// Jobs matching `filter`, newest first.
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRow>, StoreError>;
+    /// Events received for one email (as recorded), oldest first.
+    async fn events_for_email(&self, email: &str) -> Result<Vec<EventRow>, StoreError>;
+    /// Events attached to one job, oldest first.
+    async fn events_for_job(&self, job_id: &str) -> Result<Vec<EventRow>, StoreError>;
+    /// Authenticated-but-unparseable requests, newest first.
+    async fn list_rejected(&self, limit: u32) -> Result<Vec<RejectedRow>, StoreError>;
+    /// Puts a `failed` or `dead` job back to pending, due at `now_ms`. False when the job does
+    /// not exist, is in another state, or its person already has an active job.
+    async fn retry_job(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Gives a claimed job back unattempted (graceful shutdown): pending, due at `now_ms`, the
+    /// claim's attempt uncounted. Fenced by the lease token; false when the lease was lost.
+    async fn release(&self, job: &ClaimedJob, now_ms: i64) -> Result<bool, StoreError>;
+    /// Deletes finished jobs (with their events and attempts), ignored events and rejected
+    /// requests older than `before_ms`. Active jobs are never touched.
+    async fn prune(&self, before_ms: i64) -> Result<Pruned, StoreError>;
+    /// `created_at` of the oldest pending or in-flight job.
+    async fn oldest_active_ms(&self) -> Result<Option<i64>, StoreError>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -193,7 +193,7 @@ fn job_row(r: &sqlx::sqlite::SqliteRow) -> Result<JobRow, sqlx::Error> {
     })
 }
 
-const JOB_COLUMNS: &str = "id, email, state, attempts, next_run_at, created_at, updated_at, finished_at, last_status, last_zoom_code, last_error";
+use super::ops_sql::{self as sql, JOB_COLUMNS};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -364,5 +364,64 @@ impl Store for SqliteStore {
             .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRow>, StoreError> {
+        Ok(sqlx::query_as(sql::LIST_JOBS)
+            .bind(filter.state.map(JobState::as_str))
+            .bind(filter.email.as_deref())
+            .bind(i64::from(filter.limit.max(1)))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn events_for_email(&self, email: &str) -> Result<Vec<EventRow>, StoreError> {
+        Ok(sqlx::query_as(sql::EVENTS_FOR_EMAIL).bind(email).fetch_all(&self.pool).await?)
+    }
+
+    async fn events_for_job(&self, job_id: &str) -> Result<Vec<EventRow>, StoreError> {
+        Ok(sqlx::query_as(sql::EVENTS_FOR_JOB).bind(job_id).fetch_all(&self.pool).await?)
+    }
+
+    async fn list_rejected(&self, limit: u32) -> Result<Vec<RejectedRow>, StoreError> {
+        Ok(sqlx::query_as(sql::LIST_REJECTED).bind(i64::from(limit.max(1))).fetch_all(&self.pool).await?)
+    }
+
+    async fn retry_job(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query(sql::RETRY_JOB).bind(id).bind(now_ms).execute(&self.pool).await?.rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn release(&self, job: &ClaimedJob, now_ms: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query(sql::RELEASE)
+            .bind(&job.id)
+            .bind(&job.lease_token)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn prune(&self, before_ms: i64) -> Result<Pruned, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let attempts = sqlx::query(sqlx::AssertSqlSafe(sql::prune_attempts()))
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let events = sqlx::query(sqlx::AssertSqlSafe(sql::prune_events()))
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let jobs = sqlx::query(sql::PRUNE_JOBS).bind(before_ms).execute(&mut *tx).await?.rows_affected();
+        let rejected = sqlx::query(sql::PRUNE_REJECTED).bind(before_ms).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(Pruned { jobs, events, attempts, rejected })
+    }
+
+    async fn oldest_active_ms(&self) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(sql::OLDEST_ACTIVE).fetch_one(&self.pool).await?)
     }
 }

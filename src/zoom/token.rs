@@ -89,6 +89,7 @@ impl TokenCache {
 
     async fn fetch(&self) -> Result<AccessToken, TokenError> {
         self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::telemetry::metrics::token_refresh();
         let resp = self
             .http
             .post(&self.cfg.oauth_token_url)

@@ -200,3 +200,5 @@ pub fn okta_event(event_type: &str, result: &str, target: &str) -> Value {
 pub fn hr_event(id: &str, email: &str) -> Value {
     serde_json::json!({ "id": id, "type": "user.disabled", "email": email })
 }
+
+pub mod bin;
