@@ -264,6 +264,10 @@ async fn bench_store(db: &str, name: &str, o: &Opts) -> anyhow::Result<StoreResu
     let rss_idle = svc.rss_kb("VmRSS:");
     eprintln!("[{name}] ingest: {} connections for {} s", o.connections, o.secs);
     let load = drive(&svc.url, o.connections, o.secs, &format!("{name}-ingest")).await?;
+    eprintln!(
+        "[{name}] {:.0} rps, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+        load.rps, load.p50_ms, load.p99_ms, load.errors
+    );
     let rss_peak = svc.rss_kb("VmHWM:");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_pending = svc.rss_kb("VmRSS:");
@@ -366,6 +370,7 @@ async fn parent(o: Opts) -> anyhow::Result<()> {
     let addr = free_addr();
     let base = spawn_child(&["child-baseline", &addr], &[], "/").await?;
     let baseline = drive(&base.url, o.connections, o.secs, "baseline").await?;
+    eprintln!("[baseline] {:.0} rps, p50 {:.2} ms, p99 {:.2} ms", baseline.rps, baseline.p50_ms, baseline.p99_ms);
     let base_rss = base.rss_kb("VmHWM:");
     base.kill().await;
 
