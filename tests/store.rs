@@ -39,6 +39,7 @@ store_tests!(
     retry_time_is_persisted_and_respected,
     concurrent_claims_never_share_a_job,
     rejected_requests_are_kept,
+    operations_queries_work,
 );
 
 fn queue(id: &str, email: &str) -> NewEvent {
@@ -241,6 +242,55 @@ async fn rejected_requests_are_kept(url: String) {
     store.record_rejected(req.clone()).await.unwrap();
     store.record_rejected(req).await.unwrap();
     store.ping().await.unwrap();
+}
+
+/// The operations statements (listings, audit, retry, release, retention) on this backend.
+async fn operations_queries_work(url: String) {
+    use zoom_sso_revoker::store::JobFilter;
+    let store = store::connect(&url).await.unwrap();
+    let t0 = now_ms();
+    store.ingest(batch(vec![queue("e1", "a@example.com"), queue("e2", "b@example.com")])).await.unwrap();
+    let a = store.jobs_for_email("a@example.com").await.unwrap().remove(0);
+    assert_eq!(store.oldest_active_ms().await.unwrap(), Some(a.created_at));
+    let pending = store.list_jobs(&JobFilter { state: Some(JobState::Pending), email: None, limit: 10 }).await.unwrap();
+    assert_eq!(pending.len(), 2);
+    let only_a = JobFilter { state: None, email: Some("a@example.com".into()), limit: 10 };
+    assert_eq!(store.list_jobs(&only_a).await.unwrap(), vec![a.clone()]);
+    let events = store.events_for_email("a@example.com").await.unwrap();
+    assert_eq!((events.len(), events[0].job_id.as_deref()), (1, Some(a.id.as_str())));
+    assert_eq!(store.events_for_job(&a.id).await.unwrap().len(), 1);
+
+    // Released (graceful shutdown): pending again, the claim uncounted; the lease fences it.
+    let claimed = store.claim(now_ms(), LEASE, 10).await.unwrap();
+    let ja = claimed.iter().find(|j| j.id == a.id).unwrap().clone();
+    assert!(store.release(&ja, now_ms()).await.unwrap());
+    assert!(!store.release(&ja, now_ms()).await.unwrap(), "a released lease cannot be released twice");
+    assert_eq!(store.job(&a.id).await.unwrap().unwrap().attempts, 0);
+
+    // A failed job can be retried once nothing else is active for the person.
+    let ja = store.claim(now_ms(), LEASE, 10).await.unwrap().into_iter().find(|j| j.id == a.id).unwrap();
+    assert!(store.complete(&ja, attempt("failed", 403), NextStep::Finish(JobState::Failed)).await.unwrap());
+    assert!(store.retry_job(&a.id, now_ms()).await.unwrap());
+    assert!(!store.retry_job(&a.id, now_ms()).await.unwrap(), "only failed or dead jobs are retried");
+    let ja = store.claim(now_ms(), LEASE, 10).await.unwrap().into_iter().find(|j| j.id == a.id).unwrap();
+    assert!(store.complete(&ja, attempt("revoked", 204), NextStep::Finish(JobState::Revoked)).await.unwrap());
+
+    store
+        .record_rejected(RejectedRequest {
+            source: "hr".into(),
+            received_at_ms: t0,
+            reason: "bad".into(),
+            body: vec![0, 159, 255],
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.list_rejected(10).await.unwrap()[0].body, vec![0, 159, 255]);
+
+    // Retention removes the finished job with its events and attempts; b's active job stays.
+    let pruned = store.prune(now_ms() + 1).await.unwrap();
+    assert_eq!((pruned.jobs, pruned.events, pruned.attempts, pruned.rejected), (1, 1, 2, 1));
+    assert!(store.job(&a.id).await.unwrap().is_none());
+    assert_eq!(store.jobs_for_email("b@example.com").await.unwrap().len(), 1);
 }
 
 // ---- PostgreSQL only: what exists because there are several replicas ----
