@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::backends::{Backend, TestDb};
+use common::backends::{self, Backend};
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 
@@ -102,17 +102,21 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_share_the_work_survive_a_kill_and_keep_the_ceiling() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let Some(db) =
-        TestDb::create(Backend::Postgres, "three_replicas_share_the_work_survive_a_kill_and_keep_the_ceiling").await
-    else {
-        return;
-    };
+    backends::run(
+        Backend::Postgres,
+        "three_replicas_share_the_work_survive_a_kill_and_keep_the_ceiling",
+        three_replicas_share_the_work_survive_a_kill_and_keep_the_ceiling_on,
+    )
+    .await;
+}
+
+async fn three_replicas_share_the_work_survive_a_kill_and_keep_the_ceiling_on(db_url: String) {
     let zoom = SimZoom::start().await.unwrap();
     zoom.set_latency(Duration::from_millis(30));
     let ceiling = CEILING.to_string();
     let vars = replica_vars(
         &zoom,
-        &db.url,
+        &db_url,
         &[("ZOOM_RATE_LIMIT_PER_SECOND", &ceiling), ("ZOOM_TIMEOUT_SECS", "1"), ("JOB_LEASE_SECS", "3")],
     );
     let source = common::config_from(&vars).source("hr").unwrap().clone();
@@ -172,7 +176,7 @@ async fn three_replicas_share_the_work_survive_a_kill_and_keep_the_ceiling() {
     assert_eq!(zoom.overlaps(), 0, "two calls for one person overlapped");
     // The killed replica held leases: claims that never recorded an attempt, whose jobs another
     // replica claimed again once the lease expired.
-    let store = store::connect(&db.url).await.unwrap();
+    let store = store::connect(&db_url).await.unwrap();
     let mut taken_over = 0;
     for email in &acked {
         for job in store.jobs_for_email(email).await.unwrap() {
@@ -198,25 +202,28 @@ async fn three_replicas_share_the_work_survive_a_kill_and_keep_the_ceiling() {
     assert!(busiest <= CEILING + BURST_ALLOWANCE, "{busiest} calls in one second across replicas; ceiling {CEILING}");
 
     drop(replicas);
-    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_frozen_lease_holder_is_taken_over_and_cannot_overwrite_the_result() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let Some(db) =
-        TestDb::create(Backend::Postgres, "a_frozen_lease_holder_is_taken_over_and_cannot_overwrite_the_result").await
-    else {
-        return;
-    };
+    backends::run(
+        Backend::Postgres,
+        "a_frozen_lease_holder_is_taken_over_and_cannot_overwrite_the_result",
+        a_frozen_lease_holder_is_taken_over_and_cannot_overwrite_the_result_on,
+    )
+    .await;
+}
+
+async fn a_frozen_lease_holder_is_taken_over_and_cannot_overwrite_the_result_on(db_url: String) {
     let zoom = SimZoom::start().await.unwrap();
     let email = "frozen@example.com";
     // Both calls are slow: the first replica is frozen during its call, and the second one is
     // still in its call when the first one resumes with a result for a lease it no longer holds.
     zoom.script(email, [Reply::Slow(Duration::from_millis(1500)), Reply::Slow(Duration::from_millis(2500))]);
-    let vars = replica_vars(&zoom, &db.url, &[("ZOOM_TIMEOUT_SECS", "3"), ("JOB_LEASE_SECS", "7")]);
+    let vars = replica_vars(&zoom, &db_url, &[("ZOOM_TIMEOUT_SECS", "3"), ("JOB_LEASE_SECS", "7")]);
     let source = common::config_from(&vars).source("hr").unwrap().clone();
-    let store = store::connect(&db.url).await.unwrap();
+    let store = store::connect(&db_url).await.unwrap();
 
     let a = Replica::start(&vars).await;
     assert!(post_event(&reqwest::Client::new(), &source, &a.base_url, "evt-frozen", email).await);
@@ -255,7 +262,6 @@ async fn a_frozen_lease_holder_is_taken_over_and_cannot_overwrite_the_result() {
     assert_eq!(store.jobs_for_email(email).await.unwrap().len(), 1);
 
     drop((a, b));
-    db.drop_db().await;
 }
 
 /// Polls `probe` until it yields a value.
