@@ -48,10 +48,19 @@ pub async fn run_with_store(
     } else {
         Some(Arc::new(zoom::ZoomClient::new(&config.zoom).context("building the Zoom HTTP client")?))
     };
+    // With several replicas (PostgreSQL) the ceiling and a 429's pause are shared through the
+    // database; on SQLite the process is alone and keeps them in memory.
+    let limiter = match store.call_schedule() {
+        Some(schedule) => zoom::Limiter::shared(config.zoom.rate_limit_per_second, schedule),
+        None => zoom::Limiter::new(config.zoom.rate_limit_per_second),
+    };
+    // Jobs made pending by other replicas wake this worker too; registered before the worker's
+    // first claim, so nothing enqueued after start-up waits for a poll.
+    store.listen(wake.clone(), shutdown.clone()).await.context("listening for job wake-ups")?;
     let worker = Arc::new(worker::Worker {
         store: store.clone(),
         zoom,
-        limiter: Arc::new(zoom::Limiter::new(config.zoom.rate_limit_per_second)),
+        limiter: Arc::new(limiter),
         retry: config.retry.clone(),
         cfg: config.worker.clone(),
         wake: wake.clone(),

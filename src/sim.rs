@@ -179,6 +179,11 @@ impl SimZoom {
         self.sim.overlaps.load(Ordering::Relaxed)
     }
 
+    /// Calls for one email being answered right now.
+    pub fn in_flight(&self, email: &str) -> u32 {
+        self.sim.in_flight.lock().unwrap().get(&email.to_lowercase()).copied().unwrap_or(0)
+    }
+
     /// Revoke calls being answered right now (a `Reply::Slow` in progress, for instance).
     pub fn in_flight_calls(&self) -> u32 {
         self.sim.in_flight.lock().unwrap().values().sum()
@@ -254,6 +259,34 @@ fn user_of(path: &str) -> Option<String> {
     percent_encoding::percent_decode_str(rest).decode_utf8().ok().map(|s| s.into_owned())
 }
 
+/// One call in flight for a person. Leaving on drop matters: when a client dies mid-call (a
+/// replica killed by a test) the server drops this handler, and the person must not look busy
+/// forever after, or the next caller would be counted as an overlap.
+struct InFlight<'a> {
+    sim: &'a Sim,
+    key: &'a str,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(sim: &'a Sim, key: &'a str) -> Self {
+        let mut f = sim.in_flight.lock().unwrap();
+        let n = f.entry(key.to_string()).or_default();
+        if *n > 0 {
+            sim.overlaps.fetch_add(1, Ordering::Relaxed);
+        }
+        *n += 1;
+        Self { sim, key }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.sim.in_flight.lock().unwrap().get_mut(self.key) {
+            *n -= 1;
+        }
+    }
+}
+
 async fn revoke(State(sim): State<Arc<Sim>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let at = Instant::now();
     let raw_path = uri.path().to_string();
@@ -291,14 +324,7 @@ async fn answer(sim: &Sim, method: &Method, has_query: bool, user: Option<&str>,
     }
     let key = user.to_lowercase();
     let scripted = sim.scripts.lock().unwrap().get_mut(&key).and_then(VecDeque::pop_front);
-    {
-        let mut f = sim.in_flight.lock().unwrap();
-        let n = f.entry(key.clone()).or_default();
-        if *n > 0 {
-            sim.overlaps.fetch_add(1, Ordering::Relaxed);
-        }
-        *n += 1;
-    }
+    let in_flight = InFlight::enter(sim, &key);
     let latency = Duration::from_millis(sim.latency_ms.load(Ordering::Relaxed));
     let extra = match &scripted {
         Some(Reply::Slow(d)) => *d,
@@ -307,7 +333,7 @@ async fn answer(sim: &Sim, method: &Method, has_query: bool, user: Option<&str>,
     if !(latency + extra).is_zero() {
         tokio::time::sleep(latency + extra).await;
     }
-    *sim.in_flight.lock().unwrap().get_mut(&key).unwrap() -= 1;
+    drop(in_flight);
     let mut resp = match scripted {
         Some(Reply::Status(204)) | Some(Reply::Slow(_)) | None => {
             if sim.unknown.lock().unwrap().contains(&key) {

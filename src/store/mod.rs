@@ -5,13 +5,18 @@
 //! in the same transaction as the dedupe and coalescing constraints.
 
 pub mod ops_sql;
+pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use crate::email::Email;
+use crate::zoom::limiter::CallSchedule;
 use async_trait::async_trait;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// Milliseconds since the Unix epoch: the one time format in every table of every backend.
 pub fn now_ms() -> i64 {
@@ -155,7 +160,7 @@ pub struct RejectedRequest {
 }
 
 /// A job as stored; times are Unix milliseconds.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct JobRow {
     pub id: String,
     pub email: String,
@@ -272,19 +277,41 @@ pub trait Store: Send + Sync + 'static {
     async fn prune(&self, before_ms: i64) -> Result<Pruned, StoreError>;
     /// `created_at` of the oldest pending or in-flight job.
     async fn oldest_active_ms(&self) -> Result<Option<i64>, StoreError>;
+
+    // --- Several processes on one database (PostgreSQL) ---
+
+    /// Wakes `wake` whenever any process sharing this database makes a job pending, until
+    /// `shutdown`. Returns once interest is registered, so a job made pending after it returns
+    /// is never missed. A single-process backend has nothing to add to the in-process wake-ups.
+    async fn listen(&self, wake: Arc<Notify>, shutdown: CancellationToken) -> Result<(), StoreError> {
+        let _ = (wake, shutdown);
+        Ok(())
+    }
+
+    /// The Zoom call schedule shared by every process on this database, when there can be
+    /// several; `None` keeps the limiter in-process.
+    fn call_schedule(&self) -> Option<Arc<dyn CallSchedule>> {
+        None
+    }
 }
 
 pub type DynStore = Arc<dyn Store>;
 
-/// Opens the store named by `DATABASE_URL` and runs migrations.
+/// Opens the store named by `DATABASE_URL` (`sqlite:...` or `postgres://`/`postgresql://`) and
+/// runs migrations. Usable on its own: the benchmark and tests open stores with it.
 pub async fn connect(url: &str) -> Result<DynStore, StoreError> {
-    if url.starts_with("sqlite:") {
-        let store = sqlite::SqliteStore::connect(url).await?;
-        store.migrate().await?;
-        Ok(Arc::new(store))
+    let store: DynStore = if url.starts_with("sqlite:") {
+        Arc::new(sqlite::SqliteStore::connect(url).await?)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Arc::new(postgres::PgStore::connect(url).await?)
     } else {
-        Err(StoreError::Invalid(format!("DATABASE_URL {}: this build supports sqlite:// only", redact_url(url))))
-    }
+        return Err(StoreError::Invalid(format!(
+            "DATABASE_URL {}: expected sqlite://PATH or postgres://...",
+            redact_url(url)
+        )));
+    };
+    store.migrate().await?;
+    Ok(store)
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! `TEST_LOG` is set.
 #![allow(dead_code)]
 
+pub mod backends;
+
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinHandle;
