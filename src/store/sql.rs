@@ -55,10 +55,11 @@ pub fn pending_rows<'a>(batches: &[&'a IngestBatch]) -> Vec<PendingRow<'a>> {
     rows
 }
 
-/// A deadlock (`40P01`) or serialization failure (`40001`): the same statements may succeed
-/// when run again.
+/// A deadlock (`40P01`), a serialization failure (`40001`) or an event another replica stored
+/// mid-group: the same statements may succeed when run again.
 pub fn is_conflict(e: &sqlx::Error) -> bool {
-    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "40P01" || c == "40001")
+    matches!(e, sqlx::Error::Protocol(m) if m == CONCURRENT_EVENT)
+        || e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "40P01" || c == "40001")
 }
 use crate::email::Email;
 
@@ -69,11 +70,14 @@ pub const UPSERT_JOB_CONFLICT: &str = " ON CONFLICT (email) WHERE state IN ('pen
      DO UPDATE SET rerun = CASE WHEN jobs.state = 'in_flight' THEN 1 ELSE jobs.rerun END,
                    updated_at = excluded.updated_at";
 
-/// Links events (ids follow, then `)`) to their person's active job: the one the upsert above
-/// created or locked in this transaction.
-pub const LINK_EVENTS: &str = "UPDATE events SET job_id = (SELECT j.id FROM jobs j WHERE j.email = events.email
-                                  AND j.state IN ('pending', 'in_flight'))
-     WHERE id IN (";
+/// The id of a person's active job (the email is bound between the two halves): the job the
+/// upsert above created or locked in this transaction.
+pub const ACTIVE_JOB_OF_OPEN: &str = "(SELECT id FROM jobs WHERE email = ";
+pub const ACTIVE_JOB_OF_CLOSE: &str = " AND state IN ('pending', 'in_flight'))";
+
+/// The error that makes a group retry: another replica stored one of its events between the
+/// duplicate lookup and the insert.
+pub const CONCURRENT_EVENT: &str = "an event of this group was stored concurrently by another replica";
 
 pub const INSERT_REJECTED: &str =
     "INSERT INTO rejected_requests (id, source, received_at, reason, body) VALUES ($1, $2, $3, $4, $5)";
@@ -196,12 +200,15 @@ macro_rules! shared_queries {
 
         /// The group-commit loop: take one request, then whatever else is already waiting, and
         /// commit them together with a few multi-row statements. If the group fails, each request
-        /// is retried alone, so one bad request cannot fail its neighbours.
+        /// is retried alone, so one bad request cannot fail its neighbours. The writer keeps one
+        /// connection for itself: a pool checkout (and its liveness ping) per group cost as much
+        /// as the group's rows.
         async fn writer(pool: sqlx::Pool<$db>, mut rx: tokio::sync::mpsc::Receiver<q::IngestRequest>) {
             let mut group = Vec::with_capacity(q::MAX_GROUP);
+            let mut conn: Option<sqlx::pool::PoolConnection<$db>> = None;
             while rx.recv_many(&mut group, q::MAX_GROUP).await > 0 {
                 let batches: Vec<&IngestBatch> = group.iter().map(|(b, _)| b).collect();
-                match commit(&pool, &batches).await {
+                match commit(&pool, &mut conn, &batches).await {
                     Ok(counts) => {
                         for ((_, reply), c) in group.drain(..).zip(counts) {
                             let _ = reply.send(Ok(c));
@@ -209,7 +216,10 @@ macro_rules! shared_queries {
                     }
                     Err(_) if group.len() > 1 => {
                         for (batch, reply) in group.drain(..) {
-                            let r = commit(&pool, &[&batch]).await.map(|mut c| c.remove(0)).map_err(StoreError::Db);
+                            let r = commit(&pool, &mut conn, &[&batch])
+                                .await
+                                .map(|mut c| c.remove(0))
+                                .map_err(StoreError::Db);
                             let _ = reply.send(r);
                         }
                     }
@@ -222,21 +232,32 @@ macro_rules! shared_queries {
             }
         }
 
-        /// Stores the batches in one transaction; returns each batch's counts. A deadlock or
-        /// serialization failure (another replica's group) is retried a few times.
-        async fn commit(pool: &sqlx::Pool<$db>, batches: &[&IngestBatch]) -> Result<Vec<IngestCounts>, sqlx::Error> {
+        /// Stores the batches in one transaction on the writer's connection (checked out again
+        /// after any error, in case that connection is the problem); returns each batch's counts.
+        /// A deadlock or serialization failure (another replica's group) is retried a few times.
+        async fn commit(
+            pool: &sqlx::Pool<$db>,
+            conn: &mut Option<sqlx::pool::PoolConnection<$db>>,
+            batches: &[&IngestBatch],
+        ) -> Result<Vec<IngestCounts>, sqlx::Error> {
             let mut tries = 0;
             loop {
-                let mut conn = pool.acquire().await?;
-                sqlx::query($begin).execute(&mut *conn).await?;
-                let result = match ingest_all(&mut conn, batches).await {
-                    Ok(c) => sqlx::query("COMMIT").execute(&mut *conn).await.map(|_| c),
+                let c = match conn {
+                    Some(c) => c,
+                    None => conn.insert(pool.acquire().await?),
+                };
+                let result = match sqlx::query($begin).execute(&mut **c).await {
+                    Ok(_) => match ingest_all(c, batches).await {
+                        Ok(counts) => sqlx::query("COMMIT").execute(&mut **c).await.map(|_| counts),
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 };
                 match result {
-                    Ok(c) => return Ok(c),
+                    Ok(counts) => return Ok(counts),
                     Err(e) => {
-                        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                        let _ = sqlx::query("ROLLBACK").execute(&mut **c).await;
+                        *conn = None;
                         tries += 1;
                         if !(q::is_conflict(&e) && tries <= q::CONFLICT_RETRIES) {
                             return Err(e);
@@ -246,7 +267,9 @@ macro_rules! shared_queries {
             }
         }
 
-        /// The group's events, jobs and links in three multi-row statements (per chunk).
+        /// The group's events and jobs in three multi-row statements (per chunk), none of which
+        /// returns a row per event: sqlx's SQLite driver hands every result row across a thread,
+        /// which cost more than writing the rows.
         async fn ingest_all(
             conn: &mut <$db as sqlx::Database>::Connection,
             batches: &[&IngestBatch],
@@ -256,47 +279,42 @@ macro_rules! shared_queries {
             // Every replica writes rows in the same order, so two groups touching the same
             // events or people wait for each other instead of deadlocking.
             rows.sort_by(|a, b| (a.source, &a.ev.event_id).cmp(&(b.source, &b.ev.event_id)));
-            // 1. Events; a (source, event id) seen before is a duplicate, recognised by the
-            //    constraint.
-            let mut inserted = std::collections::HashSet::with_capacity(rows.len());
-            for chunk in rows.chunks(q::ROWS_PER_STATEMENT) {
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO events (id, source, event_id, event_type, email, occurred_at, received_at, ignored_reason) ",
-                );
-                qb.push_values(chunk, |mut b, r| {
-                    let reason = match &r.ev.disposition {
-                        Disposition::Ignore(reason) => Some(reason.as_str()),
-                        Disposition::Queue(_) => None,
-                    };
-                    b.push_bind(&r.id)
-                        .push_bind(r.source)
-                        .push_bind(&r.ev.event_id)
-                        .push_bind(&r.ev.event_type)
-                        .push_bind(&r.ev.email)
-                        .push_bind(&r.ev.occurred_at)
-                        .push_bind(r.received_at)
-                        .push_bind(reason);
-                });
-                qb.push(" ON CONFLICT (source, event_id) DO NOTHING RETURNING id");
-                for id in qb.build_query_scalar::<String>().fetch_all(&mut *conn).await? {
-                    inserted.insert(id);
+            // 1. Duplicates: events already stored (an indexed lookup per source; a retry is
+            //    rare, so usually no row comes back) or repeated within this group.
+            let mut stored = std::collections::HashSet::new();
+            for same_source in rows.chunk_by(|a, b| a.source == b.source) {
+                for chunk in same_source.chunks(q::ROWS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT event_id FROM events WHERE source = ");
+                    qb.push_bind(chunk[0].source).push(" AND event_id IN (");
+                    let mut sep = qb.separated(", ");
+                    for r in chunk {
+                        sep.push_bind(&r.ev.event_id);
+                    }
+                    qb.push(")");
+                    for id in qb.build_query_scalar::<String>().fetch_all(&mut *conn).await? {
+                        stored.insert((chunk[0].source, id));
+                    }
                 }
             }
             // One job row per person per group, in email order: PostgreSQL refuses an upsert
             // that would touch the same row twice in one statement.
             let mut people = std::collections::BTreeMap::new();
-            let mut linked = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            let mut fresh = Vec::with_capacity(rows.len());
             for r in &rows {
                 let c = &mut counts[r.batch];
-                match (&r.ev.disposition, inserted.contains(&r.id)) {
-                    (_, false) => c.duplicates += 1,
-                    (Disposition::Ignore(_), true) => c.ignored += 1,
-                    (Disposition::Queue(email), true) => {
+                if stored.contains(&(r.source, r.ev.event_id.clone())) || !seen.insert((r.source, r.ev.event_id.as_str())) {
+                    c.duplicates += 1;
+                    continue;
+                }
+                match &r.ev.disposition {
+                    Disposition::Ignore(_) => c.ignored += 1,
+                    Disposition::Queue(email) => {
                         c.accepted += 1;
                         people.entry(email.as_str()).or_insert(r.received_at);
-                        linked.push(r.id.as_str());
                     }
                 }
+                fresh.push(r);
             }
             // 2. Jobs: attach to the person's active job or create one. If that job's call is
             //    already in flight it must run once more, since this event may postdate the call.
@@ -315,15 +333,39 @@ macro_rules! shared_queries {
                 qb.push(q::UPSERT_JOB_CONFLICT);
                 qb.build().execute(&mut *conn).await?;
             }
-            // 3. Link the events to their person's active job.
-            for chunk in linked.chunks(q::ROWS_PER_STATEMENT) {
-                let mut qb = sqlx::QueryBuilder::<$db>::new(q::LINK_EVENTS);
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
+            // 3. Events, each linked to its person's active job (the one just upserted). The
+            //    unique constraint stays the arbiter: if another replica stored one of these
+            //    events after step 1, fewer rows go in and the whole group is retried.
+            for chunk in fresh.chunks(q::ROWS_PER_STATEMENT) {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO events (id, source, event_id, event_type, email, occurred_at, received_at, ignored_reason, job_id) ",
+                );
+                qb.push_values(chunk, |mut b, r| {
+                    let (reason, queued) = match &r.ev.disposition {
+                        Disposition::Ignore(reason) => (Some(reason.as_str()), None),
+                        Disposition::Queue(email) => (None, Some(email.as_str())),
+                    };
+                    b.push_bind(&r.id)
+                        .push_bind(r.source)
+                        .push_bind(&r.ev.event_id)
+                        .push_bind(&r.ev.event_type)
+                        .push_bind(&r.ev.email)
+                        .push_bind(&r.ev.occurred_at)
+                        .push_bind(r.received_at)
+                        .push_bind(reason);
+                    match queued {
+                        Some(email) => {
+                            b.push(q::ACTIVE_JOB_OF_OPEN).push_bind_unseparated(email).push_unseparated(q::ACTIVE_JOB_OF_CLOSE);
+                        }
+                        None => {
+                            b.push("NULL");
+                        }
+                    }
+                });
+                qb.push(" ON CONFLICT (source, event_id) DO NOTHING");
+                if qb.build().execute(&mut *conn).await?.rows_affected() != chunk.len() as u64 {
+                    return Err(sqlx::Error::Protocol(q::CONCURRENT_EVENT.into()));
                 }
-                qb.push(")");
-                qb.build().execute(&mut *conn).await?;
             }
             Ok(counts)
         }
