@@ -396,6 +396,7 @@ async fn hostile_requests_are_refused_without_a_zoom_call() {
     let app = hostile_app().await;
     let cases = cases();
     assert!(cases.len() >= 40, "at least 40 cases, got {}", cases.len());
+    eprintln!("{} hostile requests", cases.len());
     for c in &cases {
         let r = app.post_raw(c.source, c.body.clone(), &c.headers).await;
         let status = r.status().as_u16();
