@@ -561,3 +561,41 @@ async fn huge_batch_for_one_person_is_one_call() {
     assert_eq!(app.zoom.calls().len(), 1);
     assert_eq!(PANICS.load(Ordering::SeqCst), 0);
 }
+
+/// Malformed admin input gets the documented JSON error, and `/openapi.json` says what the server
+/// does (each point below was a Schemathesis finding; see FUZZING.md).
+#[tokio::test]
+async fn admin_input_errors_are_json_and_match_the_openapi_document() {
+    let token = "hostile-admin-token-0123456789abcdef";
+    let app = spawn_app_with(|v| common::set(v, "ADMIN_TOKEN", token)).await;
+    let admin = |method: reqwest::Method, path: &str| {
+        app.http.request(method, format!("{}/admin/{path}", app.base_url)).bearer_auth(token)
+    };
+    for (name, req) in [
+        ("limit not a number", admin(reqwest::Method::GET, "jobs?limit=abc")),
+        ("limit negative", admin(reqwest::Method::GET, "jobs?limit=-1")),
+        ("unknown state", admin(reqwest::Method::GET, "jobs?state=bogus")),
+        ("revoke without a content type", admin(reqwest::Method::POST, "revoke").body(r#"{"emails":["a@b.c"]}"#)),
+        (
+            "revoke with broken JSON",
+            admin(reqwest::Method::POST, "revoke").header("content-type", "application/json").body("\0"),
+        ),
+        ("revoke with the wrong shape", admin(reqwest::Method::POST, "revoke").json(&json!({"emails": "a@b.c"}))),
+        ("revoke nobody", admin(reqwest::Method::POST, "revoke").json(&json!({"emails": []}))),
+    ] {
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 400, "{name}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "{name}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"], "bad_request", "{name}: {v}");
+    }
+    assert_eq!(jobs_total(&app).await, 0);
+
+    let doc: Value = app.http.get(format!("{}/openapi.json", app.base_url)).send().await.unwrap().json().await.unwrap();
+    for p in doc["paths"]["/admin/jobs"]["get"]["parameters"].as_array().unwrap() {
+        assert_eq!((p["in"].as_str(), p["required"].as_bool()), (Some("query"), Some(false)), "{p}");
+    }
+    // An empty list is both "no jobs" and "no rejected requests": anyOf, not oneOf.
+    assert!(doc["components"]["schemas"]["Listing"]["anyOf"].is_array());
+    assert_eq!(doc["components"]["schemas"]["RevokeRequest"]["properties"]["emails"]["minItems"], 1);
+}
