@@ -219,7 +219,7 @@ async fn sigkill_during_a_burst_loses_no_acknowledged_event() {
                     }
                     acked.lock().unwrap().insert(*i);
                     if count.fetch_add(1, Ordering::SeqCst) + 1 == kill_after {
-                        in_flight.store(zoom.in_flight() as usize, Ordering::SeqCst);
+                        in_flight.store(zoom.in_flight_calls() as usize, Ordering::SeqCst);
                         sigkill(&child);
                     }
                 }
@@ -289,8 +289,8 @@ async fn sigkill_with_zoom_calls_in_flight_completes_after_restart() {
     for (i, p) in people.iter().enumerate() {
         assert!(post(&http, &service.base_url, &signed_request(&config, i, p)).await, "{p} acknowledged");
     }
-    wait_until("Zoom calls in flight", Duration::from_secs(10), || zoom.in_flight() >= 6).await;
-    let in_flight = zoom.in_flight();
+    wait_until("Zoom calls in flight", Duration::from_secs(10), || zoom.in_flight_calls() >= 6).await;
+    let in_flight = zoom.in_flight_calls();
     service.kill();
     let store = store::connect(&db_url).await.unwrap();
     let claimed: Vec<String> = {
