@@ -68,6 +68,8 @@ struct Sim {
     overlaps: AtomicU64,
     token_requests: AtomicU64,
     rejected_429: AtomicU64,
+    /// While set, every request (token and revoke) is answered with this status: Zoom is down.
+    outage: Mutex<Option<u16>>,
 }
 
 /// Handle to a running simulated Zoom.
@@ -100,6 +102,7 @@ impl SimZoom {
             overlaps: 0.into(),
             token_requests: 0.into(),
             rejected_429: 0.into(),
+            outage: Mutex::default(),
         });
         let app = Router::new().route("/oauth/token", post(token)).fallback(revoke).with_state(sim.clone());
         let stop = CancellationToken::new();
@@ -197,6 +200,18 @@ impl SimZoom {
     pub fn rejected_429(&self) -> u64 {
         self.sim.rejected_429.load(Ordering::Relaxed)
     }
+
+    /// `Some(status)`: Zoom is down and answers every request (token and revoke) with it, e.g.
+    /// 503; `None`: back up.
+    pub fn set_outage(&self, status: Option<u16>) {
+        *self.sim.outage.lock().unwrap() = status;
+    }
+}
+
+fn outage_reply(sim: &Sim) -> Option<Response> {
+    let status = (*sim.outage.lock().unwrap())?;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    Some(zoom_error(status, status.as_u16() as i64, status.canonical_reason().unwrap_or("unavailable")))
 }
 
 fn zoom_error(status: StatusCode, code: i64, message: &str) -> Response {
@@ -205,6 +220,9 @@ fn zoom_error(status: StatusCode, code: i64, message: &str) -> Response {
 
 async fn token(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
     sim.token_requests.fetch_add(1, Ordering::Relaxed);
+    if let Some(r) = outage_reply(&sim) {
+        return r;
+    }
     let expected = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{SIM_CLIENT_ID}:{SIM_CLIENT_SECRET}"))
@@ -300,6 +318,9 @@ async fn answer(sim: &Sim, method: &Method, has_query: bool, user: Option<&str>,
     let Some(user) = user.filter(|_| *method == Method::DELETE && !has_query) else {
         return zoom_error(StatusCode::NOT_FOUND, 300, "This API endpoint is not recognized.");
     };
+    if let Some(r) = outage_reply(sim) {
+        return r;
+    }
     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let valid = bearer.is_some_and(|b| sim.tokens.lock().unwrap().iter().any(|t| t == b));
     if !valid {

@@ -3,6 +3,7 @@
 
 use super::{ApiError, AppState, ErrorBody};
 use crate::ops::{self, Audit, JobDetail, Listing, ManualResult, RetryReport};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -51,20 +52,29 @@ async fn authorize(token: &SecretString, req: Request, next: Next) -> Response {
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+// Query-string parameters, all optional (without this utoipa documents required path parameters).
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// A job state (pending, in_flight, revoked, not_found, dry_run, failed, dead) or `rejected`
     /// for authenticated requests that could not be parsed.
+    #[param(pattern = "^(|pending|in_flight|revoked|not_found|dry_run|failed|dead|rejected)$")]
     pub state: Option<String>,
     /// Only jobs of this email.
     pub email: Option<String>,
-    /// Most rows returned (default 100).
+    /// Most rows returned (default 100; any value from 0 is accepted and clamped to 1–10000).
+    #[param(format = Int64, minimum = 0, maximum = 4294967295.0)]
     pub limit: Option<u32>,
 }
 
 /// List jobs (newest first) or rejected requests.
 #[utoipa::path(get, path = "/admin/jobs", tag = "admin", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = Listing), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn list_jobs(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Listing>, ApiError> {
+pub async fn list_jobs(
+    State(s): State<AppState>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Listing>, ApiError> {
+    // Malformed input gets the documented JSON error body, not axum's plain-text rejection.
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     Ok(Json(ops::list(&s.store, q.state.as_deref(), q.email.as_deref(), q.limit).await?))
 }
 
@@ -98,13 +108,19 @@ pub async fn retry_dead(State(s): State<AppState>) -> Result<Json<Vec<RetryRepor
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct RevokeRequest {
     /// People to revoke now (through the same queue as webhooks, source `manual`).
+    #[schema(min_items = 1)]
     pub emails: Vec<String>,
 }
 
 /// Enqueue manual revocations.
 #[utoipa::path(post, path = "/admin/revoke", tag = "admin", request_body = RevokeRequest, security(("bearer" = [])),
     responses((status = 200, body = Vec<ManualResult>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn revoke(State(s): State<AppState>, Json(req): Json<RevokeRequest>) -> Result<Response, ApiError> {
+pub async fn revoke(
+    State(s): State<AppState>,
+    req: Result<Json<RevokeRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    // A missing content type, bad JSON or the wrong shape: all 400 with the JSON error body.
+    let Json(req) = req.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let r = ops::revoke(&s.store, &s.config.policy, &req.emails).await?;
     s.wake.notify_one();
     Ok((StatusCode::OK, Json(r)).into_response())

@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
         admin::list_jobs, admin::show_job, admin::retry_job, admin::retry_dead, admin::revoke, admin::audit,
     ),
     components(schemas(super::ErrorBody, crate::store::IngestCounts)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &UntaggedAsAnyOf),
     tags(
         (name = "webhooks", description = "Signed deprovisioning webhooks from identity providers"),
         (name = "health", description = "Probes and metrics"),
@@ -31,6 +31,27 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// `Listing` is an untagged enum, which utoipa writes as `oneOf` (exactly one must match). An
+/// empty list matches both arms, so every empty answer violated the document (found by
+/// Schemathesis); `anyOf` says what the server means.
+struct UntaggedAsAnyOf;
+
+impl Modify for UntaggedAsAnyOf {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{AnyOf, Schema};
+        let Some(schemas) = doc.components.as_mut().map(|c| &mut c.schemas) else { return };
+        if let Some(slot) = schemas.get_mut("Listing")
+            && let RefOr::T(Schema::OneOf(one)) = slot
+        {
+            let mut any = AnyOf::new();
+            any.items = std::mem::take(&mut one.items);
+            any.description = one.description.take();
+            *slot = RefOr::T(Schema::AnyOf(any));
+        }
     }
 }
 

@@ -65,22 +65,30 @@ pub fn classify(
     (outcome, err.code)
 }
 
-/// `Retry-After` as delta-seconds, an HTTP-date, or ISO-8601/RFC 3339 (Zoom sends the latter).
+/// The longest wait a `Retry-After` can impose. Zoom's longest legitimate one is the daily limit
+/// (until the next UTC midnight, under a day); anything further is a broken header, and honouring
+/// it would park the job past the retry policy's age limit, or overflow the clock.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// `Retry-After` as delta-seconds, an HTTP-date, or ISO-8601/RFC 3339 (Zoom sends the latter),
+/// capped at [`MAX_RETRY_AFTER`] from `now`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<SystemTime> {
     let v = value.trim();
+    let latest = now + MAX_RETRY_AFTER;
     if let Ok(secs) = v.parse::<u64>() {
-        return Some(now + Duration::from_secs(secs));
+        // Added only after capping: a huge delta must not overflow the clock (found by fuzzing).
+        return Some(now + Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     }
     if let Ok(t) = httpdate::parse_http_date(v) {
-        return Some(t);
+        return Some(t.min(latest));
     }
     if let Ok(t) = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339) {
-        return Some(t.into());
+        return Some(SystemTime::from(t).min(latest));
     }
     // ISO-8601 without seconds' fraction or zone designator forms Zoom has been seen to send.
     time::PrimitiveDateTime::parse(v, &time::format_description::well_known::Iso8601::DEFAULT)
         .ok()
-        .map(|t| t.assume_utc().into())
+        .map(|t| SystemTime::from(t.assume_utc()).min(latest))
 }
 
 pub fn next_utc_midnight(now: SystemTime) -> SystemTime {
@@ -98,9 +106,35 @@ mod tests {
         assert_eq!(parse_retry_after("3", now), Some(now + Duration::from_secs(3)));
         let http = httpdate::fmt_http_date(now + Duration::from_secs(10));
         assert_eq!(parse_retry_after(&http, now), Some(now + Duration::from_secs(10)));
-        let iso = parse_retry_after("2026-12-04T00:00:00Z", now).unwrap();
+        // An hour before that midnight: within the one-day cap.
+        let iso =
+            parse_retry_after("2026-12-04T00:00:00Z", SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_338_800))
+                .unwrap();
         assert_eq!(iso.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), 1_796_342_400);
         assert!(parse_retry_after("soon", now).is_none());
+    }
+
+    /// Regression (fuzz/artifacts: retry_after crash): a delta that overflows the clock panicked
+    /// the worker task; far-future dates parked the job for years. Both are capped at a day.
+    #[test]
+    fn retry_after_is_capped() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000);
+        let day = now + MAX_RETRY_AFTER;
+        assert_eq!(parse_retry_after("11111111111111111111", now), Some(day));
+        assert_eq!(parse_retry_after(&u64::MAX.to_string(), now), Some(day));
+        assert_eq!(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), Some(day));
+        assert_eq!(parse_retry_after("9999-12-31T23:59:59Z", now), Some(day));
+        assert_eq!(parse_retry_after("9999-12-31T23:59:59", now), Some(day));
+        assert_eq!(parse_retry_after("86399", now), Some(now + Duration::from_secs(86_399)));
+        // The exact input the fuzzer found: status selector, header, Zoom error body.
+        let (o, _) = classify(
+            429,
+            br#"{"odn":1001                                 ,"me"#,
+            Some("11111111111111111111"),
+            Some("11111111111111111111"),
+            now,
+        );
+        assert!(matches!(o, Outcome::RateLimited { until: Some(t), .. } if t == day));
     }
 
     #[test]
