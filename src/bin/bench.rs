@@ -425,6 +425,19 @@ async fn parent(o: Opts) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     ));
     println!("{t}");
+    // The PostgreSQL databases this run made (its children are gone, so nothing holds them).
+    for url in &o.database_urls {
+        let admin = sqlx::PgPool::connect(url).await?;
+        let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE $1")
+            .bind(format!("bench\\_%\\_{}", std::process::id()))
+            .fetch_all(&admin)
+            .await?;
+        for name in names {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&admin)
+                .await?;
+        }
+    }
     if let Some(out) = o.out {
         std::fs::write(&out, &t).with_context(|| format!("writing {out}"))?;
         eprintln!("table written to {out}");

@@ -11,6 +11,9 @@ pub const MAX_GROUP: usize = 512;
 /// Rows per multi-row statement (SQLite allows 32,766 bound parameters, PostgreSQL 65,535;
 /// events take 8 each).
 pub const ROWS_PER_STATEMENT: usize = 1000;
+/// Prepared statements kept per connection. Group commit builds multi-row statements whose text
+/// depends on the row count; the default (100) would re-prepare them all the time.
+pub const STATEMENT_CACHE: usize = 1024;
 /// Requests waiting for the group-commit writer before `ingest` callers wait for room.
 pub const INGEST_QUEUE: usize = 4096;
 /// Times a group is retried after a deadlock or serialization failure (PostgreSQL: replicas'

@@ -22,7 +22,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .statement_cache_capacity(q::STATEMENT_CACHE);
         let pool = SqlitePoolOptions::new().max_connections(8).min_connections(1).connect_with(opts).await?;
         let (ingest_tx, rx) = mpsc::channel(q::INGEST_QUEUE);
         tokio::spawn(writer(pool.clone(), rx));
