@@ -544,3 +544,89 @@ macro_rules! shared_queries {
     };
 }
 pub(crate) use shared_queries;
+
+/// `impl Store` for a backend: its own methods (`migrate`, and PostgreSQL's `listen` and call
+/// schedule) followed by the ones every backend shares, which only call the queries
+/// [`shared_queries!`] generated in the backend's module on its `pool`, `ingest_tx` and `CLAIM`.
+macro_rules! store_impl {
+    ($ty:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $ty {
+            $($own)*
+
+                async fn ping(&self) -> Result<(), StoreError> {
+                    sqlx::query("SELECT 1").execute(&self.pool).await?;
+                    Ok(())
+                }
+
+                async fn ingest(&self, batch: IngestBatch) -> Result<IngestCounts, StoreError> {
+                    q::submit_ingest(&self.ingest_tx, batch).await
+                }
+
+                async fn record_rejected(&self, req: RejectedRequest) -> Result<(), StoreError> {
+                    insert_rejected(&self.pool, req).await
+                }
+
+                async fn claim(&self, now_ms: i64, lease: Duration, limit: u32) -> Result<Vec<ClaimedJob>, StoreError> {
+                    claim_jobs(&self.pool, CLAIM, now_ms, lease, limit).await
+                }
+
+                async fn complete(&self, job: &ClaimedJob, attempt: AttemptRecord, next: NextStep) -> Result<bool, StoreError> {
+                    complete_job(&self.pool, job, attempt, next).await
+                }
+
+                async fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
+                    select_next_due(&self.pool).await
+                }
+
+                async fn job(&self, id: &str) -> Result<Option<JobRow>, StoreError> {
+                    select_job(&self.pool, id).await
+                }
+
+                async fn jobs_for_email(&self, email: &str) -> Result<Vec<JobRow>, StoreError> {
+                    select_jobs_for_email(&self.pool, email).await
+                }
+
+                async fn attempts(&self, job_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+                    select_attempts(&self.pool, job_id).await
+                }
+
+                async fn count_by_state(&self) -> Result<Vec<(String, i64)>, StoreError> {
+                    select_count_by_state(&self.pool).await
+                }
+
+                async fn list_jobs(&self, filter: &super::JobFilter) -> Result<Vec<JobRow>, StoreError> {
+                    select_list_jobs(&self.pool, filter).await
+                }
+
+                async fn events_for_email(&self, email: &str) -> Result<Vec<super::EventRow>, StoreError> {
+                    select_events(&self.pool, super::ops_sql::EVENTS_FOR_EMAIL, email).await
+                }
+
+                async fn events_for_job(&self, job_id: &str) -> Result<Vec<super::EventRow>, StoreError> {
+                    select_events(&self.pool, super::ops_sql::EVENTS_FOR_JOB, job_id).await
+                }
+
+                async fn list_rejected(&self, limit: u32) -> Result<Vec<super::RejectedRow>, StoreError> {
+                    select_rejected(&self.pool, limit).await
+                }
+
+                async fn retry_job(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+                    update_retry_job(&self.pool, id, now_ms).await
+                }
+
+                async fn release(&self, job: &ClaimedJob, now_ms: i64) -> Result<bool, StoreError> {
+                    update_release(&self.pool, job, now_ms).await
+                }
+
+                async fn prune(&self, before_ms: i64) -> Result<super::Pruned, StoreError> {
+                    delete_pruned(&self.pool, before_ms).await
+                }
+
+                async fn oldest_active_ms(&self) -> Result<Option<i64>, StoreError> {
+                    select_oldest_active(&self.pool).await
+                }
+        }
+    };
+}
+pub(crate) use store_impl;
