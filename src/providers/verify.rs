@@ -239,6 +239,26 @@ impl Authenticator {
 }
 
 impl HmacScheme {
+    /// The Stripe-style scheme: `t=<timestamp>,v1=<hex>[,v1=...]` over `{t}.{body}` with
+    /// HMAC-SHA256, the timestamp taken from the header's `t=` entry (WorkOS in ms, ZITADEL in s).
+    pub fn stripe_style(
+        signature_headers: Vec<HeaderName>,
+        unit: TimestampUnit,
+        tolerance: Duration,
+        keys: Vec<SecretSlice<u8>>,
+    ) -> Self {
+        Self {
+            signature_headers,
+            format: SignatureFormat::KeyValue { timestamp_key: "t".into(), signature_key: "v1".into() },
+            encoding: Encoding::Hex,
+            algorithm: Algorithm::Sha256,
+            content: SignedContent::TimestampBody,
+            timestamp: Some(TimestampRule { headers: vec![], unit, tolerance }),
+            id_headers: vec![],
+            keys,
+        }
+    }
+
     fn verify(&self, raw: &RawWebhook, now: SystemTime) -> Result<Option<String>, AuthError> {
         let header = first_header(&raw.headers, &self.signature_headers).ok_or(AuthError::MissingSignature)?;
         let (header_ts, candidates) = self.parse_header(header)?;
@@ -520,20 +540,12 @@ mod tests {
     #[test]
     fn key_value_millis_vector() {
         // WorkOS-style vector from the reference (§17.2).
-        let a = Authenticator::Hmac(HmacScheme {
-            signature_headers: vec![HeaderName::from_static("workos-signature")],
-            format: SignatureFormat::KeyValue { timestamp_key: "t".into(), signature_key: "v1".into() },
-            encoding: Encoding::Hex,
-            algorithm: Algorithm::Sha256,
-            content: SignedContent::TimestampBody,
-            timestamp: Some(TimestampRule {
-                headers: vec![],
-                unit: TimestampUnit::Millis,
-                tolerance: Duration::from_secs(180),
-            }),
-            id_headers: vec![],
-            keys: vec![SecretSlice::from(b"whsec_workos_test_secret".to_vec())],
-        });
+        let a = Authenticator::Hmac(HmacScheme::stripe_style(
+            vec![HeaderName::from_static("workos-signature")],
+            TimestampUnit::Millis,
+            Duration::from_secs(180),
+            vec![SecretSlice::from(b"whsec_workos_test_secret".to_vec())],
+        ));
         let body = r#"{"id":"evt_1","event":"dsync.user.deleted","data":{"email":"lela.block@example.com"}}"#;
         let header = "t=1700000000000, v1=41691242600e2597fb5ab91e9f8951d29c186e569a9a3e52637560b1f941a908";
         let now = UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + 5_000);

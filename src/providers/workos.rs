@@ -3,7 +3,7 @@
 
 use super::hmac::{header, utf8_keys};
 use super::pointer::{Fields, first_email, primary_email};
-use super::verify::{Algorithm, Encoding, HmacScheme, SignatureFormat, SignedContent, TimestampRule, TimestampUnit};
+use super::verify::{HmacScheme, TimestampUnit};
 use super::{Authenticator, EventKind, ParseError, ParsedEvent, PayloadParser, SourceOptions, VerifiedWebhook};
 use crate::config::ConfigError;
 use serde_json::Value;
@@ -15,21 +15,14 @@ const INACTIVE_STATES: &[&str] = &["inactive", "suspended"];
 const TOLERANCE_SECS: u64 = 180;
 
 pub fn build(opts: &SourceOptions) -> Result<(Authenticator, Box<dyn PayloadParser>), ConfigError> {
-    let scheme = HmacScheme {
-        signature_headers: vec![header(opts, "SIGNATURE_HEADER", "workos-signature")?],
-        format: SignatureFormat::KeyValue { timestamp_key: "t".into(), signature_key: "v1".into() },
-        encoding: Encoding::Hex,
-        algorithm: Algorithm::Sha256,
-        content: SignedContent::TimestampBody,
-        // The timestamp is the `t=` entry of the signature header, in milliseconds.
-        timestamp: Some(TimestampRule {
-            headers: vec![],
-            unit: TimestampUnit::Millis,
-            tolerance: opts.tolerance(TOLERANCE_SECS)?,
-        }),
-        id_headers: vec![],
-        keys: utf8_keys(opts)?,
-    };
+    // The timestamp is the `t=` entry of the signature header, in milliseconds.
+    let scheme = HmacScheme::stripe_style(
+        vec![header(opts, "SIGNATURE_HEADER", "workos-signature")?],
+        TimestampUnit::Millis,
+        opts.tolerance(TOLERANCE_SECS)?,
+        utf8_keys(opts)?,
+    );
+
     let fields = Fields::from_options(opts, "/event", DEFAULT_EVENT_TYPES)?;
     Ok((Authenticator::Hmac(scheme), Box::new(WorkosParser { fields })))
 }

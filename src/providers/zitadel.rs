@@ -5,7 +5,7 @@
 
 use super::hmac::{header, utf8_keys};
 use super::pointer::{Fields, inline_embedded_json, text_at};
-use super::verify::{Algorithm, Encoding, HmacScheme, SignatureFormat, SignedContent, TimestampRule, TimestampUnit};
+use super::verify::{HmacScheme, TimestampUnit};
 use super::{Authenticator, EventKind, ParseError, ParsedEvent, PayloadParser, SourceOptions, VerifiedWebhook};
 use crate::config::ConfigError;
 use axum::http::HeaderName;
@@ -16,25 +16,19 @@ pub const DEFAULT_EVENT_TYPES: &[&str] = &["user.deactivated", "user.locked", "u
 const TOLERANCE_SECS: u64 = 300;
 
 pub fn build(opts: &SourceOptions) -> Result<(Authenticator, Box<dyn PayloadParser>), ConfigError> {
-    let scheme = HmacScheme {
-        // zitadel-go and ZITADEL's own samples read `ZITADEL-Signature`; the API reference names
-        // it `X-ZITADEL-Signature`. Both are accepted unless the header is set explicitly.
-        signature_headers: match opts.get("SIGNATURE_HEADER") {
-            Some(_) => vec![header(opts, "SIGNATURE_HEADER", "")?],
-            None => vec![HeaderName::from_static("zitadel-signature"), HeaderName::from_static("x-zitadel-signature")],
-        },
-        format: SignatureFormat::KeyValue { timestamp_key: "t".into(), signature_key: "v1".into() },
-        encoding: Encoding::Hex,
-        algorithm: Algorithm::Sha256,
-        content: SignedContent::TimestampBody,
-        timestamp: Some(TimestampRule {
-            headers: vec![],
-            unit: TimestampUnit::Seconds,
-            tolerance: opts.tolerance(TOLERANCE_SECS)?,
-        }),
-        id_headers: vec![],
-        keys: utf8_keys(opts)?,
+    // zitadel-go and ZITADEL's own samples read `ZITADEL-Signature`; the API reference names
+    // it `X-ZITADEL-Signature`. Both are accepted unless the header is set explicitly.
+    let signature_headers = match opts.get("SIGNATURE_HEADER") {
+        Some(_) => vec![header(opts, "SIGNATURE_HEADER", "")?],
+        None => vec![HeaderName::from_static("zitadel-signature"), HeaderName::from_static("x-zitadel-signature")],
     };
+    let scheme = HmacScheme::stripe_style(
+        signature_headers,
+        TimestampUnit::Seconds,
+        opts.tolerance(TOLERANCE_SECS)?,
+        utf8_keys(opts)?,
+    );
+
     let fields = Fields::from_options(opts, "/event_type", DEFAULT_EVENT_TYPES)?;
     if fields.email_override.is_none() {
         // Starting without it would accept every event and revoke no one.
