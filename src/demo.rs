@@ -4,7 +4,7 @@
 
 use crate::config::{Config, ConfigArgs};
 use crate::providers::Provider;
-use crate::sim::{self, Reply, SimZoom};
+use crate::sim::{Reply, SimZoom};
 use crate::store::{self, JobState};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -144,18 +144,15 @@ pub async fn run() -> anyhow::Result<()> {
     zoom.script("jane.roe@example.com", [Reply::Status(503)]);
     zoom.unknown_user("no.zoom@example.com");
 
-    let args = ConfigArgs::from_vars(&[
+    let mut vars = zoom.service_vars();
+    vars.extend([
         ("LISTEN_ADDR", "127.0.0.1:0".to_string()),
         ("DATABASE_URL", db.clone()),
-        ("ZOOM_ACCOUNT_ID", sim::SIM_ACCOUNT_ID.to_string()),
-        ("ZOOM_CLIENT_ID", sim::SIM_CLIENT_ID.to_string()),
-        ("ZOOM_CLIENT_SECRET", sim::SIM_CLIENT_SECRET.to_string()),
-        ("ZOOM_API_BASE_URL", zoom.api_base_url()),
-        ("ZOOM_OAUTH_TOKEN_URL", zoom.token_url()),
         ("DRY_RUN", "false".to_string()),
         ("WEBHOOK_SOURCES", "okta,hr,workos,clerk,zitadel,keycloak,google".to_string()),
         ("RETRY_BASE_MS", "200".to_string()),
-    ])?;
+    ]);
+    let args = ConfigArgs::from_vars(&vars)?;
     let config = Config::from_args(&args, &source_env())?;
     let store = store::connect(&db).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -121,6 +121,17 @@ impl SimZoom {
         format!("http://{}/oauth/token", self.addr)
     }
 
+    /// The `ZOOM_*` settings that point the service at this simulator with valid credentials.
+    pub fn service_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("ZOOM_ACCOUNT_ID", SIM_ACCOUNT_ID.to_string()),
+            ("ZOOM_CLIENT_ID", SIM_CLIENT_ID.to_string()),
+            ("ZOOM_CLIENT_SECRET", SIM_CLIENT_SECRET.to_string()),
+            ("ZOOM_API_BASE_URL", self.api_base_url()),
+            ("ZOOM_OAUTH_TOKEN_URL", self.token_url()),
+        ]
+    }
+
     pub fn stop(&self) {
         self.stop.cancel();
     }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use zoom_sso_revoker::config::{Config, ConfigArgs};
 use zoom_sso_revoker::providers::{Source, SourceOptions};
-use zoom_sso_revoker::sim::{self, SimZoom};
+use zoom_sso_revoker::sim::SimZoom;
 
 const SECRET: &str = "bench-secret";
 
@@ -226,16 +226,12 @@ fn service_env(db: &str, zoom: &SimZoom, addr: &str, rate: u32) -> Vec<(String, 
     let mut v: Vec<(String, String)> = [
         ("LISTEN_ADDR", addr.to_string()),
         ("DATABASE_URL", db.to_string()),
-        ("ZOOM_ACCOUNT_ID", sim::SIM_ACCOUNT_ID.to_string()),
-        ("ZOOM_CLIENT_ID", sim::SIM_CLIENT_ID.to_string()),
-        ("ZOOM_CLIENT_SECRET", sim::SIM_CLIENT_SECRET.to_string()),
-        ("ZOOM_API_BASE_URL", zoom.api_base_url()),
-        ("ZOOM_OAUTH_TOKEN_URL", zoom.token_url()),
         ("ZOOM_RATE_LIMIT_PER_SECOND", rate.to_string()),
         ("WEBHOOK_SOURCES", "bench".to_string()),
         ("RUST_LOG", "warn".to_string()),
     ]
     .into_iter()
+    .chain(zoom.service_vars())
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     v.extend(source_vars().into_iter().map(|(k, v)| (k.to_string(), v.to_string())));

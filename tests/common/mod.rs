@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use zoom_sso_revoker::config::{Config, ConfigArgs};
-use zoom_sso_revoker::sim::{self, SimZoom};
+use zoom_sso_revoker::sim::SimZoom;
 use zoom_sso_revoker::store::{self, DynStore, JobRow, JobState};
 
 pub const OKTA_SECRET: &str = "okta-test-authorization";
@@ -21,11 +21,6 @@ pub fn base_vars(zoom: &SimZoom, db_url: &str) -> Vec<(String, String)> {
     [
         ("LISTEN_ADDR", "127.0.0.1:0".to_string()),
         ("DATABASE_URL", db_url.to_string()),
-        ("ZOOM_ACCOUNT_ID", sim::SIM_ACCOUNT_ID.to_string()),
-        ("ZOOM_CLIENT_ID", sim::SIM_CLIENT_ID.to_string()),
-        ("ZOOM_CLIENT_SECRET", sim::SIM_CLIENT_SECRET.to_string()),
-        ("ZOOM_API_BASE_URL", zoom.api_base_url()),
-        ("ZOOM_OAUTH_TOKEN_URL", zoom.token_url()),
         ("ZOOM_RATE_LIMIT_PER_SECOND", "200".to_string()),
         ("ZOOM_TIMEOUT_SECS", "5".to_string()),
         ("WEBHOOK_SOURCES", "okta,hr".to_string()),
@@ -41,6 +36,7 @@ pub fn base_vars(zoom: &SimZoom, db_url: &str) -> Vec<(String, String)> {
         ("WEBHOOK_HR_EVENT_ID_POINTER", "/id".to_string()),
     ]
     .into_iter()
+    .chain(zoom.service_vars())
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }
