@@ -207,6 +207,9 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How long Zoom calls in flight may finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// The longest one attempt can take (a call, a token refresh and the retry after it): a job
+    /// whose lease has less left than this is not called.
+    pub call_budget: Duration,
 }
 
 /// Validated configuration. `Debug` is written by hand below so no secret ever prints.
@@ -402,6 +405,7 @@ impl Config {
                 lease: Duration::from_secs(args.job_lease_secs),
                 poll_interval: Duration::from_millis(args.worker_poll_ms.max(10)),
                 shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+                call_budget: Duration::from_secs(args.zoom_timeout_secs * 2),
             },
             log_format,
             ops: OpsConfig {

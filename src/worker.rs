@@ -7,7 +7,7 @@ use crate::store::{AttemptRecord, ClaimedJob, DynStore, JobState, NextStep, now_
 use crate::telemetry::metrics;
 use crate::zoom::{Limiter, Outcome, ZoomClient};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -52,6 +52,8 @@ impl Worker {
                 p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
             };
             let limit = 1 + permits.available_permits() as u32;
+            // Taken before the claim, so it is never later than the lease the store records.
+            let lease_end = Instant::now() + self.cfg.lease;
             let jobs = match self.store.claim(now_ms(), self.cfg.lease, limit).await {
                 Ok(j) => j,
                 Err(e) => {
@@ -98,7 +100,7 @@ impl Worker {
                 let (soft, hard) = (shutdown.clone(), hard_stop.clone());
                 tasks.spawn(
                     async move {
-                        me.process(job, soft, hard).await;
+                        me.process(job, lease_end, soft, hard).await;
                         drop(permit);
                     }
                     .instrument(span),
@@ -128,12 +130,41 @@ impl Worker {
         }
     }
 
-    async fn process(&self, job: ClaimedJob, shutdown: CancellationToken, hard_stop: CancellationToken) {
-        // A call that has not started when shutdown begins is not started at all.
-        tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => return self.release(&job).await,
-            _ = self.limiter.acquire() => {}
+    async fn process(
+        &self,
+        job: ClaimedJob,
+        lease_end: Instant,
+        shutdown: CancellationToken,
+        hard_stop: CancellationToken,
+    ) {
+        // A call that has not started when shutdown begins is not started at all. A long wait
+        // for a call slot (a 429 pause, a low ceiling, many replicas) must not outlast the lease:
+        // another worker would claim the job and both would call. So the lease is renewed while
+        // we wait, and a job claimed by someone else meanwhile is left to them.
+        let mut lease_end = lease_end;
+        let slot = self.limiter.acquire();
+        tokio::pin!(slot);
+        loop {
+            let renew_at = lease_end.checked_sub(self.cfg.call_budget).unwrap_or_else(Instant::now);
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return self.release(&job).await,
+                _ = &mut slot => break,
+                _ = tokio::time::sleep_until(renew_at.into()) => {
+                    let until = Instant::now() + self.cfg.lease;
+                    match self.store.renew_lease(&job, now_ms() + self.cfg.lease.as_millis() as i64).await {
+                        Ok(true) => lease_end = until,
+                        Ok(false) => {
+                            warn!("another worker claimed the job while it waited for a call slot; leaving it to them");
+                            return;
+                        }
+                        Err(e) => {
+                            warn!(error = %e, "renewing the lease failed; the job will be retried when it expires");
+                            return;
+                        }
+                    }
+                }
+            }
         }
         let started_ms = now_ms();
         let (record, next) = match &self.zoom {

@@ -368,3 +368,29 @@ async fn an_event_during_an_in_flight_call_runs_the_job_once_more() {
     assert_eq!(app.store.jobs_for_email("sam@example.com").await.unwrap().len(), 1);
     assert_eq!(job.state, "revoked");
 }
+
+#[tokio::test]
+async fn a_job_waiting_for_a_call_slot_keeps_its_lease_and_is_called_once() {
+    // One call per second, and more jobs claimed than slots within the lease: without renewal,
+    // jobs whose lease ran out while they waited would be claimed again and called twice.
+    let app = spawn_app_with(|v| {
+        set(v, "ZOOM_RATE_LIMIT_PER_SECOND", "1");
+        set(v, "JOB_LEASE_SECS", "3");
+        set(v, "ZOOM_TIMEOUT_SECS", "1");
+        set(v, "WORKER_CONCURRENCY", "16");
+    })
+    .await;
+    let people: Vec<String> = (0..5).map(|i| format!("slot{i}@example.com")).collect();
+    let batch: Vec<Value> = people.iter().map(|p| okta_event("user.lifecycle.deactivate", "SUCCESS", p)).collect();
+    let (_, body) = json_of(app.post_signed("okta", &okta_batch(batch)).await).await;
+    assert_eq!(body["accepted"], 5);
+    for p in &people {
+        let job = app.wait_job(p, |j| j.state == "revoked", Duration::from_secs(30)).await;
+        assert_eq!(job.attempts, 1, "{p}: claimed once, never taken over");
+    }
+    settle().await;
+    for p in &people {
+        assert_eq!(app.zoom.calls_for(p).len(), 1, "{p} called once");
+    }
+    assert_eq!(app.zoom.overlaps(), 0);
+}

@@ -272,6 +272,9 @@ pub trait Store: Send + Sync + 'static {
     /// Gives a claimed job back unattempted (graceful shutdown): pending, due at `now_ms`, the
     /// claim's attempt uncounted. Fenced by the lease token; false when the lease was lost.
     async fn release(&self, job: &ClaimedJob, now_ms: i64) -> Result<bool, StoreError>;
+    /// Extends a claim's lease to `lease_until_ms` (a worker still waiting for its call slot).
+    /// Fenced by the lease token: false when another worker has claimed the job meanwhile.
+    async fn renew_lease(&self, job: &ClaimedJob, lease_until_ms: i64) -> Result<bool, StoreError>;
     /// Deletes finished jobs (with their events and attempts), ignored events and rejected
     /// requests older than `before_ms`. Active jobs are never touched.
     async fn prune(&self, before_ms: i64) -> Result<Pruned, StoreError>;

@@ -122,6 +122,10 @@ pub const COMPLETE_JOB: &str = "UPDATE jobs SET
      WHERE id = $8 AND lease_token = $9 AND state = 'in_flight'
      RETURNING id";
 
+/// Extends a claim's lease, fenced by its token: `$1` job id, `$2` lease token, `$3` new end.
+pub const RENEW_LEASE: &str =
+    "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_token = $2 AND state = 'in_flight'";
+
 pub const NEXT_DUE: &str = "SELECT MIN(t) FROM (
         SELECT MIN(next_run_at) AS t FROM jobs WHERE state = 'pending'
         UNION ALL SELECT MIN(lease_until) FROM jobs WHERE state = 'in_flight') AS due";
@@ -519,6 +523,17 @@ macro_rules! shared_queries {
             Ok(n == 1)
         }
 
+        async fn update_renew(pool: &sqlx::Pool<$db>, job: &ClaimedJob, lease_until_ms: i64) -> Result<bool, StoreError> {
+            let n = sqlx::query(q::RENEW_LEASE)
+                .bind(&job.id)
+                .bind(&job.lease_token)
+                .bind(lease_until_ms)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok(n == 1)
+        }
+
         async fn delete_pruned(pool: &sqlx::Pool<$db>, before_ms: i64) -> Result<$crate::store::Pruned, StoreError> {
             use $crate::store::ops_sql as ops;
             let mut tx = pool.begin().await?;
@@ -617,6 +632,10 @@ macro_rules! store_impl {
 
                 async fn release(&self, job: &ClaimedJob, now_ms: i64) -> Result<bool, StoreError> {
                     update_release(&self.pool, job, now_ms).await
+                }
+
+                async fn renew_lease(&self, job: &ClaimedJob, lease_until_ms: i64) -> Result<bool, StoreError> {
+                    update_renew(&self.pool, job, lease_until_ms).await
                 }
 
                 async fn prune(&self, before_ms: i64) -> Result<super::Pruned, StoreError> {
