@@ -10,6 +10,20 @@ use zoom_sso_revoker::sim::Reply;
 
 const TOKEN: &str = "admin-token-for-tests-0123456789";
 
+/// `GET {path}` with the admin token, as JSON.
+async fn admin_get(app: &TestApp, path: &str) -> Value {
+    app.http.get(format!("{}{path}", app.base_url)).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap()
+}
+
+/// `POST {path}` with the admin token (and a JSON body, if any), as JSON.
+async fn admin_post(app: &TestApp, path: &str, body: Option<Value>) -> Value {
+    let mut req = app.http.post(format!("{}{path}", app.base_url)).bearer_auth(TOKEN);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 async fn with_admin() -> TestApp {
     spawn_app_with(|v| {
         set(v, "ADMIN_TOKEN", TOKEN);
@@ -72,70 +86,24 @@ async fn admin_operations_match_the_cli() {
     let base = &app.base_url;
     let email = "admin.revoked@example.com";
     app.zoom.script(email, [Reply::Status(500)]);
-    let r: Value = app
-        .http
-        .post(format!("{base}/admin/revoke"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"emails": [email, "not-an-email"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = admin_post(&app, "/admin/revoke", Some(json!({"emails": [email, "not-an-email"]}))).await;
     assert_eq!(r[0]["outcome"], "queued");
     assert_eq!(r[1]["outcome"], "ignored");
     let job_id = r[0]["job_id"].as_str().unwrap().to_string();
 
     // One attempt allowed: the 500 makes it dead; retry through the API, then it succeeds.
     assert_eq!(app.wait_terminal(email).await.state, "dead");
-    let dead: Value = app
-        .http
-        .get(format!("{base}/admin/jobs?state=dead"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dead = admin_get(&app, "/admin/jobs?state=dead").await;
     assert_eq!(dead[0]["id"], job_id.as_str());
-    let r: Value = app
-        .http
-        .post(format!("{base}/admin/jobs/{job_id}/retry"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = admin_post(&app, &format!("/admin/jobs/{job_id}/retry"), None).await;
     assert_eq!(r["retried"], true);
     app.wait_job(email, |j| j.state == "revoked", Duration::from_secs(20)).await;
 
-    let show: Value = app
-        .http
-        .get(format!("{base}/admin/jobs/{job_id}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let show = admin_get(&app, &format!("/admin/jobs/{job_id}")).await;
     assert_eq!(show["job"]["state"], "revoked");
     assert_eq!(show["attempts"].as_array().unwrap().len(), 2);
 
-    let audit: Value = app
-        .http
-        .get(format!("{base}/admin/audit/{email}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = admin_get(&app, &format!("/admin/audit/{email}")).await;
     assert_eq!(audit["outcome"], "revoked");
     assert_eq!(audit["events"][0]["source"], "manual");
 
@@ -143,16 +111,7 @@ async fn admin_operations_match_the_cli() {
     assert_eq!(r.status(), 404);
     let r = app.http.get(format!("{base}/admin/jobs?state=weird")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(r.status(), 400);
-    let retry_dead: Value = app
-        .http
-        .post(format!("{base}/admin/jobs/retry-dead"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let retry_dead = admin_post(&app, "/admin/jobs/retry-dead", None).await;
     assert_eq!(retry_dead, json!([]));
 }
 
@@ -161,9 +120,6 @@ async fn a_short_admin_token_is_a_configuration_error() {
     let zoom = zoom_sso_revoker::sim::SimZoom::start().await.unwrap();
     let mut vars = base_vars(&zoom, "sqlite://unused.db");
     set(&mut vars, "ADMIN_TOKEN", "short");
-    let (source_vars, args): (Vec<_>, Vec<_>) =
-        vars.into_iter().partition(|(k, _)| k.starts_with("WEBHOOK_") && k != "WEBHOOK_SOURCES");
-    let args = zoom_sso_revoker::config::ConfigArgs::from_vars(&args).unwrap();
-    let err = zoom_sso_revoker::config::Config::from_args(&args, &source_vars.into_iter().collect()).unwrap_err();
+    let err = try_config_from(&vars).unwrap_err();
     assert!(err.to_string().contains("ADMIN_TOKEN"), "{err}");
 }

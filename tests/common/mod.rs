@@ -48,11 +48,16 @@ pub fn set(vars: &mut Vec<(String, String)>, key: &str, value: &str) {
 }
 
 /// Splits variables into the service's settings and the per-source map, then validates.
-pub fn config_from(vars: &[(String, String)]) -> Config {
+pub fn try_config_from(vars: &[(String, String)]) -> Result<Config, zoom_sso_revoker::config::ConfigError> {
     let (source_vars, args): (Vec<_>, Vec<_>) =
         vars.iter().cloned().partition(|(k, _)| k.starts_with("WEBHOOK_") && k != "WEBHOOK_SOURCES");
     let args = ConfigArgs::from_vars(&args).expect("valid test settings");
-    Config::from_args(&args, &source_vars.into_iter().collect()).expect("valid test configuration")
+    Config::from_args(&args, &source_vars.into_iter().collect())
+}
+
+/// As [`try_config_from`], for settings that must be valid.
+pub fn config_from(vars: &[(String, String)]) -> Config {
+    try_config_from(vars).expect("valid test configuration")
 }
 
 pub fn init_logs() {
